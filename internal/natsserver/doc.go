@@ -1,0 +1,27 @@
+// Package natsserver runs embedded nats-server/v2 servers with JetStream, one per
+// site, for tests, end-to-end runs and the `zkdr dev` demo. Each server's JetStream
+// domain is its site name; sites are linked by a leafnode connection (StartPairT:
+// west is a leaf of east). Restart stops a server and starts a new one on the same
+// client and leaf ports with the same store, as a process restart would.
+//
+// Facts about cross-domain mirrors over a leafnode, checked by this package's tests:
+//
+//   - Both servers run without accounts, so both sides are the global account $G
+//     and the leafnode binds $G to $G. That is all a mirror needs: no
+//     DeliverPrefix, no exports or imports. (With separate accounts the leafnode's
+//     local account and remote account must be the ones holding the streams.)
+//   - When the two ends of a leafnode have different JetStream domains, the server
+//     keeps each side's $JS.API.> local, so a client uses jetstream.New(nc) for the
+//     JetStream of the server it is connected to, and jetstream.NewWithDomain(nc,
+//     "east") to reach the east domain's API across the link (for example to read
+//     the origin stream's bounds from the west side).
+//   - The mirror is created on the west side (jetstream.New on a west connection)
+//     as a stream named like the origin, with Mirror: {Name: "ZKDR_east",
+//     External: {APIPrefix: "$JS.east.API"}}. It has no subjects of its own and
+//     keeps the origin's sequence numbers, so a sequence means the same on both
+//     sides.
+//   - The mirror catches up by itself after the link is cut and healed and after
+//     either server restarts; the leaf reconnects every LeafReconnect (1s by default).
+//   - A leafnode connection shows in NumLeafNodes a little before JetStream requests
+//     are routed across it; WaitDomain and WaitLinked wait for the latter.
+package natsserver
