@@ -207,4 +207,3 @@ func (s *Server) Shutdown() {
 		_ = os.RemoveAll(s.storeDir)
 	}
 }
-
