@@ -124,6 +124,10 @@ func (p *HostProvider) Next() (server string, retryStart bool) {
 	}
 	server = list[p.next[site]%len(list)]
 	p.next[site]++
+	if p.siteOf[p.last] != site {
+		// A new site gets a full round before go-zookeeper pauses.
+		p.attempts = 0
+	}
 	p.attempts++
 	round := len(p.servers[p.target]) // 0 while no site is active
 	if p.attempts > round {
