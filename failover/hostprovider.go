@@ -206,6 +206,7 @@ func (p *HostProvider) onView(v View) {
 	}
 	p.log.Info("active site changed", "from", p.target, "to", v.Active, "epoch", v.Epoch)
 	p.target = v.Active
+	p.attempts = 0 // the new site gets a full round before a pause
 	if p.conn != nil && p.conn.site != v.Active {
 		// The client's read loop fails, and it reconnects through Next.
 		p.conn.Close()
