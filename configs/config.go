@@ -1,0 +1,303 @@
+package configs
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Role is the role a site starts in before its ensemble holds a site record.
+type Role string
+
+// The roles a config may name. A third role, fenced, exists only in site records.
+const (
+	RoleActive  Role = "active"
+	RoleStandby Role = "standby"
+)
+
+// EphemeralMode says what the source does with ephemeral nodes.
+type EphemeralMode string
+
+const (
+	// EphemeralSkip leaves ephemeral nodes out: they belong to sessions, which
+	// do not move between ensembles.
+	EphemeralSkip EphemeralMode = "skip"
+	// EphemeralPersistent replicates ephemeral nodes as persistent ones, for
+	// the rare tree whose ephemeral data must survive a failover.
+	EphemeralPersistent EphemeralMode = "persistent"
+)
+
+// Paths that are never replicated, whatever the config says: ZooKeeper's own
+// subtree and zkdr's per-site subtree (site record, heartbeat, checkpoint).
+const (
+	ZooKeeperPath = "/zookeeper"
+	ZkdrPath      = "/zkdr"
+)
+
+// Config is one site's zkdr configuration. The same schema serves both sites of
+// a pair; what the daemon does follows the site's role.
+type Config struct {
+	// Site is this site's name. It names the journal stream (ZKDR_<site>) and
+	// is the default JetStream domain.
+	Site string
+	// InitialRole applies only while the site's ensemble has no site record;
+	// from then on the record rules. Default standby, which never writes.
+	InitialRole Role
+
+	ZooKeeper   ZooKeeper
+	NATS        NATS
+	Peer        Peer
+	Journal     Journal
+	Replication Replication
+	Source      Source
+	Applier     Applier
+	Failover    Failover
+	HA          HA
+	Metrics     Metrics
+	Log         Log
+
+	// src lets Validate name the file, line and field of a value that came
+	// from a config file; nil for a Config built in code. A pointer, so that
+	// printing a Config shows an address rather than every position.
+	src *source
+}
+
+// source is where a parsed Config came from.
+type source struct {
+	file string
+	pos  map[string]hcl.Range // dotted field or block path -> its range
+}
+
+// ZooKeeper is how zkdr reaches one site's ensemble.
+type ZooKeeper struct {
+	// Servers are "host:port" addresses (a missing port means 2181).
+	Servers        []string
+	SessionTimeout time.Duration
+	// Auth is digest credentials "user:password", added to the session with
+	// AddAuth("digest", ...). The standby's applier needs an identity allowed
+	// everywhere (the ensemble's superDigest user).
+	Auth Secret
+	// Chroot, if set, is prefixed to every path zkdr uses on this ensemble.
+	Chroot string
+}
+
+// ConnectString is the servers joined by commas with the chroot appended, the
+// form ZooKeeper clients and ZKDR_CONNECT use.
+func (z ZooKeeper) ConnectString() string {
+	return strings.Join(z.Servers, ",") + z.Chroot
+}
+
+// NATS is how zkdr reaches one site's NATS server or cluster.
+type NATS struct {
+	// URLs are the server URLs; the config's url accepts one string or a list.
+	URLs []string
+	// Domain is the site's JetStream domain; it defaults to the site name.
+	Domain string
+	// Creds is the path of a NATS .creds file (JWT and nkey seed).
+	Creds    string
+	User     string
+	Password Secret
+	Token    Secret
+	TLS      TLS
+}
+
+// URL is the URLs joined by commas, the form nats.Connect accepts.
+func (n NATS) URL() string { return strings.Join(n.URLs, ",") }
+
+// TLS holds file paths for a TLS connection to NATS. Relative paths in a config
+// file are resolved against the file's directory.
+type TLS struct {
+	CAFile   string
+	CertFile string
+	KeyFile  string
+}
+
+// Enabled reports whether any TLS file is configured.
+func (t TLS) Enabled() bool { return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" }
+
+// Peer is the other site of the pair.
+type Peer struct {
+	// Name is the peer's site name (the label of the peer block).
+	Name string
+	// ZooKeeper is the peer's ensemble: promotion fences it, switchover and
+	// status read its site record, and clients move between both lists.
+	ZooKeeper ZooKeeper
+	// NATS.Domain is the peer's JetStream domain (default: the peer's name),
+	// reached through this site's NATS over the leafnode link. URLs are
+	// optional: a direct connection used for status and fencing.
+	NATS NATS
+}
+
+// Journal is how this site's journal stream is provisioned and written.
+type Journal struct {
+	// Replicas is the JetStream replication factor; production sites use 3.
+	Replicas int
+	// MaxAge, MaxBytes and MaxMsgs bound retention; 0 means unlimited.
+	MaxAge   time.Duration
+	MaxBytes int64
+	MaxMsgs  int64
+	// DuplicateWindow is how long JetStream drops re-sent messages by id.
+	DuplicateWindow time.Duration
+	// SyncAlways says the site's NATS servers run with sync_interval: always.
+	// zkdr cannot set it on a remote server; it is applied to servers zkdr
+	// embeds (zkdr dev) and recorded for status.
+	SyncAlways bool
+	// MaxBatchBytes and Linger bound how many consecutive events go into one
+	// journal message.
+	MaxBatchBytes int
+	Linger        time.Duration
+}
+
+// Replication is the replicated scope.
+type Replication struct {
+	// Include lists the subtrees to replicate.
+	Include []string
+	// Exclude lists subtrees left out; /zookeeper and /zkdr are always in it.
+	Exclude []string
+	// Ephemeral is what happens to ephemeral nodes.
+	Ephemeral EphemeralMode
+	// Mapping, if set, moves the replicated tree from one prefix on the active
+	// site to another on the standby.
+	Mapping *Mapping
+}
+
+// Mapping replaces the prefix From of a source path with To on the standby.
+type Mapping struct {
+	From string
+	To   string
+}
+
+// Source tunes the daemon when its site is active.
+type Source struct {
+	// HeartbeatInterval is how often /zkdr/heartbeat is written; it bounds
+	// how stale the standby's watermark can be when nothing else changes.
+	HeartbeatInterval time.Duration
+	// ACLRecheckInterval is how often ACLs are re-read (ZooKeeper has no ACL
+	// watch); 0 turns it off.
+	ACLRecheckInterval time.Duration
+	// SnapshotInterval and SnapshotEveryEvents take periodic snapshots so
+	// retention can be bounded while replay stays possible; 0 means only at
+	// bootstrap.
+	SnapshotInterval    time.Duration
+	SnapshotEveryEvents int64
+}
+
+// Applier tunes the daemon when its site is standby.
+type Applier struct {
+	// MaxBatchOps and MaxBatchBytes bound one Multi; bytes must stay under the
+	// standby's jute.maxbuffer (1 MiB by default).
+	MaxBatchOps   int
+	MaxBatchBytes int
+	// DeleteGuardShare pauses the applier when one batch (or a snapshot-end)
+	// would delete more than this share of the replicated nodes.
+	DeleteGuardShare float64
+	// DeleteGuardMinNodes keeps the guard quiet for deletions smaller than this
+	// many nodes, so a small tree is not paused by an ordinary delete.
+	DeleteGuardMinNodes int
+}
+
+// Failover tunes promotion and switchover.
+type Failover struct {
+	// MaxLagForSwitchover is the largest replication lag at which a planned
+	// switchover starts.
+	MaxLagForSwitchover time.Duration
+	// Hooks run on every role change of this site, in order.
+	Hooks []Hook
+	// ActiveConnectFile, if set, is a file the daemon rewrites with the active
+	// site's connect string on every role change, for clients that read it.
+	ActiveConnectFile string
+}
+
+// Hook is a command run on a role change with ZKDR_SITE, ZKDR_ROLE,
+// ZKDR_EPOCH and ZKDR_CONNECT in its environment.
+type Hook struct {
+	Name    string
+	Command []string
+	Timeout time.Duration
+}
+
+// HA configures several daemons of one site, one of them leading.
+type HA struct {
+	// Election turns on leader election among the site's daemons.
+	Election bool
+	// NodeID names this daemon in the election; "" means the host name.
+	NodeID string
+}
+
+// Metrics is where /metrics and /healthz are served; "" turns them off.
+type Metrics struct {
+	Listen string
+}
+
+// Log configures the daemon's hclog logger.
+type Log struct {
+	// Level is trace, debug, info, warn or error.
+	Level string
+	// Format is text or json.
+	Format string
+}
+
+// Default returns a Config with every default set and no site, servers or
+// peer: it does not validate until those are filled in.
+func Default() *Config {
+	return &Config{
+		InitialRole: RoleStandby,
+		ZooKeeper:   ZooKeeper{SessionTimeout: 10 * time.Second},
+		Journal: Journal{
+			Replicas:        1,
+			DuplicateWindow: 2 * time.Minute,
+			MaxBatchBytes:   256 << 10,
+			Linger:          5 * time.Millisecond,
+		},
+		Replication: Replication{
+			Include:   []string{"/"},
+			Exclude:   []string{ZooKeeperPath, ZkdrPath},
+			Ephemeral: EphemeralSkip,
+		},
+		Source: Source{
+			HeartbeatInterval:  time.Second,
+			ACLRecheckInterval: time.Minute,
+		},
+		Applier: Applier{
+			MaxBatchOps:         1000,
+			MaxBatchBytes:       900 << 10,
+			DeleteGuardShare:    0.10,
+			DeleteGuardMinNodes: 100,
+		},
+		Failover: Failover{MaxLagForSwitchover: 5 * time.Second},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// DefaultHookTimeout is how long a hook may run when its block sets no timeout.
+const DefaultHookTimeout = 30 * time.Second
+
+// File is the name of the file the Config was parsed from, "" if built in code.
+func (c *Config) File() string {
+	if c.src == nil {
+		return ""
+	}
+	return c.src.file
+}
+
+// complete fills the defaults that depend on other fields and adds the
+// subtrees that are never replicated.
+func (c *Config) complete() {
+	if c.NATS.Domain == "" {
+		c.NATS.Domain = c.Site
+	}
+	if c.Peer.NATS.Domain == "" {
+		c.Peer.NATS.Domain = c.Peer.Name
+	}
+	if c.Peer.ZooKeeper.SessionTimeout == 0 {
+		c.Peer.ZooKeeper.SessionTimeout = c.ZooKeeper.SessionTimeout
+	}
+	for _, p := range []string{ZooKeeperPath, ZkdrPath} {
+		if !slices.Contains(c.Replication.Exclude, p) {
+			c.Replication.Exclude = append(c.Replication.Exclude, p)
+		}
+	}
+}
