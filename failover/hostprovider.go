@@ -47,6 +47,7 @@ type HostProvider struct {
 	target      string              // the active site, "" when none
 	last        string              // the server Next returned last
 	sessionSite string              // site the current session was made on
+	movingTo    string              // site a fresh session was last asked of
 	conn        *trackedConn        // the connection Dial made last
 	unsubscribe func()
 	keepZxid    bool // tests: leave connect requests alone, to show the refusal
@@ -147,7 +148,7 @@ func (p *HostProvider) Connected() {
 	if site != p.sessionSite {
 		p.log.Info("client session on site", "site", site, "server", p.last)
 	}
-	p.sessionSite = site
+	p.sessionSite, p.movingTo = site, ""
 }
 
 // Dial is the zk.Dialer to use with this provider. It refuses servers outside
@@ -178,7 +179,13 @@ func (p *HostProvider) Dial(network, address string, timeout time.Duration) (net
 	}
 	tc := &trackedConn{Conn: c, site: site}
 	if p.sessionSite != "" && p.sessionSite != site && !p.keepZxid {
-		p.log.Info("moving client to another site: asking for a fresh session", "from", p.sessionSite, "to", site)
+		if p.movingTo != site {
+			p.log.Info("moving client to another site: asking for a fresh session", "from", p.sessionSite, "to", site)
+			p.movingTo = site
+			// The expected answer is "session expired", after which
+			// go-zookeeper reconnects at once: no pause before that.
+			p.attempts = 0
+		}
 		tc.Conn = newFreshSessionConn(c)
 	}
 	p.conn = tc
