@@ -1,0 +1,61 @@
+// Package replicator moves a ZooKeeper tree from the active site to the standby
+// through the journal. The source (source*.go, walk.go, heartbeat.go, index.go,
+// scope.go) watches the active ensemble and publishes events; the applier
+// (applier*.go, checkpoint*.go, guard*.go) writes them into the standby ensemble.
+//
+// # Source
+//
+// One watching session carries every watch. Bootstrap walks the tree in scope
+// with ReadConcurrency reads in flight: GetW (data and a data watch) and ChildrenW
+// (children and a child watch) on the watching session, GetACL on BulkSessions
+// extra sessions (an ACL read older than the watched read is redone on the
+// watching session). It publishes a fuzzy snapshot: snapshot-begin, one
+// snapshot-node per node, snapshot-end, with ordinary events for changes seen
+// meanwhile in between.
+//
+// Order. Every read is given a slot in the publish order before it is issued, and
+// notifications get slots in the order the session delivers them; results are
+// published strictly in slot order while the reads themselves run concurrently.
+// A read is therefore published before anything its own watches report. Since
+// reads overlap, a result can be older than one already published: the publish
+// loop compares with the index (czxid, then mzxid) and drops stale reads, turns a
+// larger czxid into delete + create, and takes a child missing from a listing as
+// deleted only if it was created no later than the listing's pzxid.
+//
+// Steady state. A data notification re-reads the node (GetW) and publishes update
+// (the ACL is re-read too when the aversion moved); a child notification re-lists
+// (ChildrenW), publishes a create for each new child after reading its subtree
+// with watches, and one delete per vanished child (the delete covers its subtree).
+// NodeDeleted re-reads the path to catch a delete and re-create between listings.
+//
+// Watermark. /zkdr/heartbeat is written every HeartbeatInterval on the watching
+// session and watched there. A new write is issued only after the previous one was
+// read back, so the read that follows a heartbeat notification returns the write W
+// that caused it; ZooKeeper delivers a session's notifications in zxid order, so
+// every change with zxid <= W to a watched node was notified earlier and its read
+// is published before the heartbeat event. Heartbeats are published only outside
+// walks (from the end of the bootstrap snapshot on, and not during a re-walk).
+//
+// Sessions. Within a session go-zookeeper re-sends the watches with the last zxid
+// seen and the server fires those whose nodes moved. When the session expires
+// every watch is gone: once a new session is up the tree is walked again and the
+// differences from the index (creates, updates, ACLs, deletes) are published.
+//
+// ACLs. setACL fires no watch. An ACL change is published when any read shows a
+// new aversion, and a background pass re-reads every ACL once per
+// ACLRecheckInterval (default 5 minutes), spread evenly over it and capped at 1000
+// reads/s: an ACL change alone reaches the journal within one interval (for
+// 300,000 znodes at the cap, within 5 minutes).
+//
+// Modes. Container and TTL nodes are told from ephemeralOwner as ZooKeeper 3.8's
+// EphemeralType encodes them (container: 0x8000000000000000; TTL: high byte 0xFF,
+// ttl in the low 40 bits). Ephemeral nodes are skipped unless a scope rule says
+// "persistent" (events then carry ModeEphemeral). Names ending in 10 digits are
+// marked Sequential; every event carries the node's stat, cversion included.
+// /zookeeper and /zkdr are never replicated.
+//
+// Memory. The index keeps per znode only czxid, mzxid, pzxid, cversion,
+// aversion, an interned ACL pointer and the path (child names share the path's
+// bytes): about 130-150 bytes per znode, whatever the data size (see
+// TestIndexBytesPerZnode).
+package replicator

@@ -1,0 +1,177 @@
+package replicator
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// EphemeralPolicy says what the source does with ephemeral nodes under a prefix.
+type EphemeralPolicy string
+
+// Ephemeral policies.
+const (
+	// EphemeralSkip leaves ephemeral nodes out: they belong to sessions, which do not
+	// move between ensembles.
+	EphemeralSkip EphemeralPolicy = "skip"
+	// EphemeralPersistent replicates ephemeral nodes; events carry ModeEphemeral and
+	// the standby holds them as persistent nodes.
+	EphemeralPersistent EphemeralPolicy = "persistent"
+)
+
+// EphemeralRule applies Policy to ephemeral nodes under Prefix; the longest
+// matching prefix wins.
+type EphemeralRule struct {
+	Prefix string
+	Policy EphemeralPolicy
+}
+
+// Scope selects the part of the tree that is replicated.
+type Scope struct {
+	// Include lists path prefixes that are replicated with their subtrees; empty
+	// means "/".
+	Include []string
+	// Exclude lists path prefixes left out with their subtrees. /zookeeper and
+	// /zkdr are always left out.
+	Exclude []string
+	// Ephemeral rules; ephemeral nodes matching none are skipped.
+	Ephemeral []EphemeralRule
+}
+
+// alwaysExcluded are never replicated: ZooKeeper's own subtree and zkdr's per-site one.
+var alwaysExcluded = []string{"/zookeeper", "/zkdr"}
+
+// Validate checks that every prefix is an absolute, clean path and every policy known.
+func (s Scope) Validate() error {
+	check := func(field, p string) error {
+		if p == "" || p[0] != '/' || path.Clean(p) != p {
+			return fmt.Errorf("%w: scope %s %q is not an absolute clean path", ErrInvalidConfig, field, p)
+		}
+		return nil
+	}
+	for _, p := range s.Include {
+		if err := check("include", p); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.Exclude {
+		if err := check("exclude", p); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.Ephemeral {
+		if err := check("ephemeral prefix", r.Prefix); err != nil {
+			return err
+		}
+		if r.Policy != EphemeralSkip && r.Policy != EphemeralPersistent {
+			return fmt.Errorf("%w: ephemeral policy %q for %q (want %q or %q)", ErrInvalidConfig, r.Policy, r.Prefix, EphemeralSkip, EphemeralPersistent)
+		}
+	}
+	return nil
+}
+
+// under reports whether p is prefix itself or below it.
+func under(p, prefix string) bool {
+	if prefix == "/" {
+		return true
+	}
+	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}
+
+func (s Scope) excluded(p string) bool {
+	for _, e := range alwaysExcluded {
+		if under(p, e) {
+			return true
+		}
+	}
+	for _, e := range s.Exclude {
+		if under(p, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Contains reports whether path p is replicated.
+func (s Scope) Contains(p string) bool {
+	if s.excluded(p) {
+		return false
+	}
+	if len(s.Include) == 0 {
+		return true
+	}
+	for _, i := range s.Include {
+		if under(p, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// Roots are the tops of the replicated subtrees: the include prefixes that are not
+// below another one and not excluded, sorted.
+func (s Scope) Roots() []string {
+	inc := s.Include
+	if len(inc) == 0 {
+		inc = []string{"/"}
+	}
+	var roots []string
+	for _, p := range inc {
+		if s.excluded(p) {
+			continue
+		}
+		nested := false
+		for _, q := range inc {
+			if q != p && under(p, q) {
+				nested = true
+				break
+			}
+		}
+		if !nested && !contains(roots, p) {
+			roots = append(roots, p)
+		}
+	}
+	sort.Strings(roots)
+	return roots
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isRoot reports whether p is one of roots.
+func isRoot(roots []string, p string) bool { return contains(roots, p) }
+
+// EphemeralPolicyFor is the policy for an ephemeral node at p.
+func (s Scope) EphemeralPolicyFor(p string) EphemeralPolicy {
+	best, policy := -1, EphemeralSkip
+	for _, r := range s.Ephemeral {
+		if under(p, r.Prefix) && len(r.Prefix) > best {
+			best, policy = len(r.Prefix), r.Policy
+		}
+	}
+	return policy
+}
+
+// childPath joins a parent path and a child name.
+func childPath(parent, name string) string {
+	if parent == "/" {
+		return "/" + name
+	}
+	return parent + "/" + name
+}
+
+// parentPath is the parent of p ("/" for top-level nodes and the root itself).
+func parentPath(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}

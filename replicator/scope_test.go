@@ -1,0 +1,52 @@
+package replicator
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestScope(t *testing.T) {
+	s := Scope{
+		Include:   []string{"/a", "/a/b", "/c", "/zkdr"},
+		Exclude:   []string{"/a/x"},
+		Ephemeral: []EphemeralRule{{"/a", EphemeralPersistent}, {"/a/locks", EphemeralSkip}},
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"/a": true, "/a/b/c": true, "/a/x": false, "/a/x/y": false, "/a/xy": true,
+		"/c": true, "/cd": false, "/d": false, "/zkdr": false, "/zkdr/heartbeat": false, "/zookeeper": false,
+	} {
+		if got := s.Contains(p); got != want {
+			t.Errorf("Contains(%q) = %v, want %v", p, got, want)
+		}
+	}
+	if got := s.Roots(); !reflect.DeepEqual(got, []string{"/a", "/c"}) {
+		t.Errorf("Roots() = %v", got)
+	}
+	if got := (Scope{}).Roots(); !reflect.DeepEqual(got, []string{"/"}) {
+		t.Errorf("default roots = %v", got)
+	}
+	for p, want := range map[string]EphemeralPolicy{"/a/e": EphemeralPersistent, "/a/locks/l": EphemeralSkip, "/b/e": EphemeralSkip} {
+		if got := s.EphemeralPolicyFor(p); got != want {
+			t.Errorf("EphemeralPolicyFor(%q) = %s, want %s", p, got, want)
+		}
+	}
+	for _, bad := range []Scope{
+		{Include: []string{"a"}},
+		{Exclude: []string{"/a/"}},
+		{Ephemeral: []EphemeralRule{{"/a", "keep"}}},
+	} {
+		if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("Validate(%+v) = %v", bad, err)
+		}
+	}
+	if got := parentPath("/a/b"); got != "/a" {
+		t.Errorf("parentPath = %q", got)
+	}
+	if got := parentPath("/a"); got != "/" {
+		t.Errorf("parentPath = %q", got)
+	}
+}

@@ -1,0 +1,236 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/journal"
+)
+
+// Publisher appends events to the journal in order; *journal.Appender satisfies it.
+type Publisher interface {
+	Append(ctx context.Context, ev journal.Event) error
+	Flush(ctx context.Context) error
+}
+
+// SourceConfig configures a Source.
+type SourceConfig struct {
+	Site  string
+	Epoch uint64
+	// Servers, SessionTimeout and Auth say how to reach the active ensemble. Auth
+	// ("user:password", digest) may be empty and is never logged.
+	Servers        []string
+	SessionTimeout time.Duration
+	Auth           string
+	Scope          Scope
+	// HeartbeatInterval is how often /zkdr/heartbeat is written.
+	HeartbeatInterval time.Duration
+	// ACLRecheckInterval is how long one pass of the periodic ACL re-read takes
+	// (ZooKeeper fires no watch on setACL).
+	ACLRecheckInterval time.Duration
+	// ReadConcurrency bounds reads in flight (walk workers, notification tasks).
+	ReadConcurrency int
+	// BulkSessions is the number of extra sessions a walk opens for ACL reads; 0
+	// reads everything on the watching session.
+	BulkSessions int
+	Logger       hclog.Logger
+}
+
+// DefaultSourceConfig returns the defaults; Site, Epoch and Servers must be set.
+func DefaultSourceConfig() SourceConfig {
+	return SourceConfig{
+		SessionTimeout:     10 * time.Second,
+		HeartbeatInterval:  time.Second,
+		ACLRecheckInterval: 5 * time.Minute,
+		ReadConcurrency:    256,
+		BulkSessions:       2,
+	}
+}
+
+// Validate checks the config; errors wrap ErrInvalidConfig and never show Auth.
+func (c SourceConfig) Validate() error {
+	if c.Site == "" {
+		return fmt.Errorf("%w: site is empty", ErrInvalidConfig)
+	}
+	if err := c.zk().Validate(); err != nil {
+		return err
+	}
+	if c.HeartbeatInterval <= 0 {
+		return fmt.Errorf("%w: heartbeat interval must be positive", ErrInvalidConfig)
+	}
+	if c.ACLRecheckInterval <= 0 {
+		return fmt.Errorf("%w: acl recheck interval must be positive", ErrInvalidConfig)
+	}
+	if c.ReadConcurrency <= 0 {
+		return fmt.Errorf("%w: read concurrency must be positive", ErrInvalidConfig)
+	}
+	if c.BulkSessions < 0 {
+		return fmt.Errorf("%w: bulk sessions must not be negative", ErrInvalidConfig)
+	}
+	return c.Scope.Validate()
+}
+
+func (c SourceConfig) zk() ZKConfig {
+	return ZKConfig{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}
+}
+
+// SourceStats is a point-in-time view of a Source.
+type SourceStats struct {
+	EventsPublished   uint64
+	IndexSize         int
+	LastHeartbeatZxid int64
+	LastHeartbeatTime time.Time // when the primary's heartbeat was written
+	Bootstrapped      bool
+	BootstrapNodes    uint64        // nodes read by the first walk
+	BootstrapDuration time.Duration // how long the first walk took
+	Walks             uint64        // bootstrap plus re-walks after session expiry
+	SessionExpiries   uint64
+	ReadRetries       uint64
+}
+
+// Source turns the active ensemble's tree into journal events: a fuzzy snapshot
+// first, then one event per observed change, with heartbeats that bound how far
+// the journal can be trusted. See doc.go for the ordering argument.
+type Source struct {
+	cfg   SourceConfig
+	pub   Publisher
+	log   hclog.Logger
+	roots []string
+	idx   *index
+
+	notes notifQueue
+	slots chan *slot    // reserved in the order reads are issued; published in that order
+	sem   chan struct{} // bounds notification tasks in flight
+	walks chan bool     // walk requests; true = publish a snapshot
+	// bootDone is closed by the publish loop once the bootstrap snapshot is out.
+	bootDone chan struct{}
+
+	conn  *zk.Conn // the watching session, set by Run
+	group *errgroup.Group
+
+	hbArmed   atomic.Bool  // a watch is set on the heartbeat node and no write is outstanding
+	hbWritten atomic.Int64 // unix nanos of the last heartbeat write attempt
+
+	published, retries, expiries, walkCount atomic.Uint64
+	statsMu                                 sync.Mutex
+	hbZxid                                  int64
+	hbTime                                  time.Time
+	bootstrapped                            bool
+	bootNodes                               uint64
+	bootDur                                 time.Duration
+	lastRetryLog                            atomic.Int64
+
+	// walkPending holds paths a walk has queued whose result is not yet published:
+	// notification tasks leave them to the walk instead of reading them twice.
+	pendMu      sync.Mutex
+	walkPending map[string]struct{}
+
+	// Publish-loop state, touched only by the publish loop.
+	walking bool
+}
+
+// NewSource validates cfg and returns a Source; it starts nothing.
+func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if pub == nil {
+		return nil, fmt.Errorf("%w: no publisher", ErrInvalidConfig)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Source{
+		cfg:   cfg,
+		pub:   pub,
+		log:   log.Named("source").With("site", cfg.Site),
+		roots: cfg.Scope.Roots(),
+		idx:   newIndex(),
+		notes: notifQueue{wake: make(chan struct{}, 1)},
+		slots: make(chan *slot, 4*cfg.ReadConcurrency+1024),
+		sem:   make(chan struct{}, cfg.ReadConcurrency),
+		walks: make(chan bool, 1),
+
+		bootDone:    make(chan struct{}),
+		walkPending: map[string]struct{}{},
+	}, nil
+}
+
+// Run connects, bootstraps and follows changes until ctx ends (it returns nil) or a
+// permanent error (a publish failure wraps ErrPublish).
+func (s *Source) Run(ctx context.Context) error {
+	conn, err := DialZK(ctx, s.cfg.zk(), s.log.Named("zk"), s.notes.push)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	s.conn = conn
+	g, gctx := errgroup.WithContext(ctx)
+	s.group = g
+	g.Go(func() error {
+		<-gctx.Done()
+		conn.Close() // unblocks every read in flight
+		return nil
+	})
+	s.walks <- true
+	g.Go(func() error { return s.publishLoop(gctx) })
+	g.Go(func() error { return s.dispatchLoop(gctx) })
+	g.Go(func() error { return s.walkLoop(gctx) })
+	g.Go(func() error { return s.heartbeatLoop(gctx) })
+	g.Go(func() error { return s.aclRecheckLoop(gctx) })
+	err = g.Wait()
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, zk.ErrConnectionClosed)) {
+		return nil
+	}
+	return err
+}
+
+// Stats returns counters and the last watermark.
+func (s *Source) Stats() SourceStats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return SourceStats{
+		EventsPublished:   s.published.Load(),
+		IndexSize:         s.idx.len(),
+		LastHeartbeatZxid: s.hbZxid,
+		LastHeartbeatTime: s.hbTime,
+		Bootstrapped:      s.bootstrapped,
+		BootstrapNodes:    s.bootNodes,
+		BootstrapDuration: s.bootDur,
+		Walks:             s.walkCount.Load(),
+		SessionExpiries:   s.expiries.Load(),
+		ReadRetries:       s.retries.Load(),
+	}
+}
+
+func (s *Source) setPending(paths ...string) {
+	s.pendMu.Lock()
+	for _, p := range paths {
+		s.walkPending[p] = struct{}{}
+	}
+	s.pendMu.Unlock()
+}
+
+func (s *Source) clearPending(p string) {
+	s.pendMu.Lock()
+	delete(s.walkPending, p)
+	s.pendMu.Unlock()
+}
+
+func (s *Source) isPending(p string) bool {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	_, ok := s.walkPending[p]
+	return ok
+}

@@ -1,0 +1,442 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/journal"
+)
+
+// nodeRead is what one read task learned about one path.
+type nodeRead struct {
+	path    string
+	exists  bool
+	hasData bool // stat, data (and acl when not nil) are valid
+	stat    zk.Stat
+	data    []byte
+	acl     []zk.ACL // nil when not read
+	aclStat zk.Stat  // stat returned with acl
+	listed  bool     // children and listStat are valid
+	kids    []string
+	lstat   zk.Stat
+}
+
+type resultKind uint8
+
+const (
+	resNodes resultKind = iota
+	resHeartbeat
+	resWalkBegin
+	resWalkEnd
+	resACL
+)
+
+// result fills a slot.
+type result struct {
+	kind     resultKind
+	nodes    []nodeRead // parent first
+	walk     bool       // from a walk: children come in later slots of their own
+	snapshot uint64     // walk results and markers: the snapshot id, 0 for a re-walk
+	zxid     int64      // heartbeat
+	time     int64      // heartbeat write time, walk start/end
+	count    uint64     // walk end: nodes read
+	err      error
+}
+
+// slot is a place in the publish order, reserved before the read that fills it is
+// issued: so a read's result is published before any notification its watch can
+// cause.
+type slot struct {
+	done chan struct{}
+	res  result
+}
+
+func (sl *slot) fill(r result) {
+	sl.res = r
+	close(sl.done)
+}
+
+func (s *Source) reserve(ctx context.Context) (*slot, error) {
+	sl := &slot{done: make(chan struct{})}
+	select {
+	case s.slots <- sl:
+		return sl, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// publishLoop publishes slot results strictly in reservation order.
+func (s *Source) publishLoop(ctx context.Context) error {
+	for {
+		var sl *slot
+		select {
+		case <-ctx.Done():
+			return nil
+		case sl = <-s.slots:
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sl.done:
+		}
+		if sl.res.err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return sl.res.err
+		}
+		if err := s.apply(ctx, sl.res); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Source) apply(ctx context.Context, r result) error {
+	switch r.kind {
+	case resNodes:
+		if r.walk {
+			defer s.clearPending(r.nodes[0].path)
+		}
+		return s.applyNodes(ctx, r.nodes, r.snapshot, !r.walk)
+	case resACL:
+		return s.applyACL(ctx, r.nodes[0])
+	case resHeartbeat:
+		if s.walking {
+			// A walk in progress may still publish changes older than this heartbeat.
+			return nil
+		}
+		if err := s.emit(ctx, journal.Event{Kind: journal.KindHeartbeat, Path: heartbeatPath, Zxid: r.zxid, Time: r.time}); err != nil {
+			return err
+		}
+		s.statsMu.Lock()
+		s.hbZxid, s.hbTime = r.zxid, time.Unix(0, r.time)
+		s.statsMu.Unlock()
+		return s.flush(ctx)
+	case resWalkBegin:
+		s.walking = true
+		if r.snapshot != 0 {
+			return s.emit(ctx, journal.Event{Kind: journal.KindSnapshotBegin, Snapshot: r.snapshot, Time: r.time})
+		}
+	case resWalkEnd:
+		s.walking = false
+		s.pendMu.Lock()
+		clear(s.walkPending) // empty unless the walk was cut short
+		s.pendMu.Unlock()
+		if r.snapshot != 0 {
+			if err := s.emit(ctx, journal.Event{Kind: journal.KindSnapshotEnd, Snapshot: r.snapshot, Time: r.time}); err != nil {
+				return err
+			}
+		}
+		s.statsMu.Lock()
+		if !s.bootstrapped {
+			close(s.bootDone)
+			s.bootstrapped = true
+			s.bootNodes = r.count
+			s.bootDur = time.Duration(r.time - int64(r.snapshot))
+		}
+		s.statsMu.Unlock()
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// applyNodes applies reads in order. With checkNew, children a listing shows that
+// are still unknown afterwards (their read raced with an earlier result) are read
+// now, on the spot: rare, and safe because later stale reads are dropped.
+func (s *Source) applyNodes(ctx context.Context, nodes []nodeRead, snap uint64, checkNew bool) error {
+	for i := range nodes {
+		if err := s.applyNode(ctx, &nodes[i], snap); err != nil {
+			return err
+		}
+	}
+	if !checkNew {
+		return nil
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		if !n.exists || !n.listed {
+			continue
+		}
+		if e, ok := s.idx.get(n.path); !ok || e.czxid != n.lstat.Czxid || e.skipped {
+			continue
+		}
+		for _, k := range n.kids {
+			c := childPath(n.path, k)
+			if _, ok := s.idx.get(c); ok || !s.cfg.Scope.Contains(c) || s.isPending(c) {
+				continue
+			}
+			if err := s.readAndApply(ctx, c, snap); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readAndApply reads p's subtree now and applies it.
+func (s *Source) readAndApply(ctx context.Context, p string, snap uint64) error {
+	sub, err := s.readSubtree(ctx, p)
+	if err != nil {
+		return err
+	}
+	return s.applyNodes(ctx, sub, snap, true)
+}
+
+// applyNode compares one read with the index and publishes what changed. Reads can
+// be older than what is already published (reads are pipelined): a smaller czxid,
+// or the same czxid with a smaller mzxid, is stale and dropped; a larger czxid is a
+// delete and re-create.
+func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) error {
+	root := isRoot(s.roots, n.path)
+	e, ok := s.idx.get(n.path)
+	if !n.exists {
+		// Deletes below a root show in the parent's listing; a root has no watched parent.
+		if root && ok {
+			return s.deletePath(ctx, n.path, e.mzxid, e.skipped)
+		}
+		return nil
+	}
+	if !root {
+		if _, pok := s.idx.get(parentPath(n.path)); !pok {
+			return nil // the parent is gone: so is this node
+		}
+	}
+	czxid := n.stat.Czxid
+	if !n.hasData {
+		czxid = n.lstat.Czxid
+	}
+	if ok && czxid < e.czxid {
+		return nil
+	}
+	if ok && czxid > e.czxid {
+		if err := s.deletePath(ctx, n.path, czxid, e.skipped); err != nil {
+			return err
+		}
+		ok = false
+	}
+	if !ok && (!n.hasData || !n.listed) {
+		// Not enough to publish a create (a notification raced with a re-create):
+		// read the whole node and its subtree.
+		return s.readAndApply(ctx, n.path, snap)
+	}
+	if n.hasData {
+		if err := s.applyData(ctx, n, e, ok, root, snap); err != nil {
+			return err
+		}
+		e, ok = s.idx.get(n.path)
+	}
+	if n.listed && ok && !e.skipped {
+		return s.applyListing(ctx, n, e, root)
+	}
+	return nil
+}
+
+func (s *Source) applyData(ctx context.Context, n *nodeRead, e entry, known, root bool, snap uint64) error {
+	mode, ttl := modeOf(n.stat.EphemeralOwner)
+	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(n.path) == EphemeralSkip
+	if !known {
+		ne := entry{czxid: n.stat.Czxid, mzxid: n.stat.Mzxid, pzxid: n.stat.Pzxid,
+			cversion: n.stat.Cversion, aversion: n.stat.Aversion, skipped: skip}
+		if !skip {
+			if err := s.ensureACL(ctx, n); err != nil {
+				return err
+			}
+			ne.acl = s.idx.internACL(n.acl)
+			ne.aversion = n.aclStat.Aversion
+		}
+		s.idx.put(n.path, ne, root)
+		if skip {
+			return nil
+		}
+		kind, zxid := journal.KindCreate, n.stat.Czxid
+		if snap != 0 {
+			kind, zxid = journal.KindSnapshotNode, n.stat.Mzxid
+		}
+		return s.emit(ctx, s.nodeEvent(kind, n, n.acl, mode, ttl, zxid, snap))
+	}
+	if n.stat.Mzxid < e.mzxid {
+		return nil // stale
+	}
+	dataNew := n.stat.Mzxid > e.mzxid
+	if n.acl == nil && n.stat.Aversion > e.aversion && !e.skipped {
+		if err := s.ensureACL(ctx, n); err != nil {
+			return err
+		}
+	}
+	aclNew := n.acl != nil && n.aclStat.Aversion > e.aversion
+	e.mzxid = n.stat.Mzxid
+	if n.stat.Pzxid > e.pzxid {
+		e.pzxid, e.cversion = n.stat.Pzxid, n.stat.Cversion
+	}
+	if aclNew {
+		e.aversion, e.acl = n.aclStat.Aversion, s.idx.internACL(n.acl)
+	}
+	s.idx.put(n.path, e, root)
+	if e.skipped {
+		return nil
+	}
+	acl := *e.acl
+	switch {
+	case snap != 0:
+		return s.emit(ctx, s.nodeEvent(journal.KindSnapshotNode, n, acl, mode, ttl, n.stat.Mzxid, snap))
+	case dataNew:
+		return s.emit(ctx, s.nodeEvent(journal.KindUpdate, n, acl, mode, ttl, n.stat.Mzxid, 0))
+	case aclNew:
+		return s.emit(ctx, s.nodeEvent(journal.KindACL, n, acl, mode, ttl, n.stat.Mzxid, 0))
+	}
+	return nil
+}
+
+// ensureACL reads n's ACL on the watching session when the task did not.
+func (s *Source) ensureACL(ctx context.Context, n *nodeRead) error {
+	if n.acl != nil {
+		return nil
+	}
+	acl, st, err := s.getACL(ctx, s.conn, n.path)
+	if err != nil && err != zk.ErrNoNode {
+		return err
+	}
+	if err == zk.ErrNoNode {
+		// Gone since the read; its delete follows from the parent's listing. Publish
+		// it with an empty ACL for now rather than not at all.
+		acl, st = []zk.ACL{}, &n.stat
+	}
+	n.acl, n.aclStat = acl, *st
+	return nil
+}
+
+// applyListing publishes deletes for known children missing from the listing. A
+// child created after the listing was taken (czxid > the listing's pzxid) is not
+// in it and is kept.
+func (s *Source) applyListing(ctx context.Context, n *nodeRead, e entry, root bool) error {
+	if n.lstat.Pzxid > e.pzxid {
+		e.pzxid, e.cversion = n.lstat.Pzxid, n.lstat.Cversion
+		s.idx.put(n.path, e, root)
+	}
+	known := s.idx.children(n.path)
+	if len(known) == 0 {
+		return nil
+	}
+	present := make(map[string]struct{}, len(n.kids))
+	for _, k := range n.kids {
+		present[k] = struct{}{}
+	}
+	for _, k := range known {
+		if _, ok := present[k]; ok {
+			continue
+		}
+		c := childPath(n.path, k)
+		ce, ok := s.idx.get(c)
+		if !ok || ce.czxid > n.lstat.Pzxid {
+			continue
+		}
+		if err := s.deletePath(ctx, c, n.lstat.Pzxid, ce.skipped); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Source) deletePath(ctx context.Context, p string, zxid int64, skipped bool) error {
+	s.idx.drop(p)
+	if skipped {
+		return nil
+	}
+	return s.emit(ctx, journal.Event{Kind: journal.KindDelete, Path: p, Zxid: zxid})
+}
+
+func (s *Source) applyACL(ctx context.Context, n nodeRead) error {
+	e, ok := s.idx.get(n.path)
+	if !ok || e.skipped || e.czxid != n.aclStat.Czxid || n.aclStat.Aversion <= e.aversion {
+		return nil
+	}
+	e.aversion, e.acl = n.aclStat.Aversion, s.idx.internACL(n.acl)
+	s.idx.put(n.path, e, isRoot(s.roots, n.path))
+	mode, ttl := modeOf(n.aclStat.EphemeralOwner)
+	n.stat = n.aclStat
+	return s.emit(ctx, s.nodeEvent(journal.KindACL, &n, n.acl, mode, ttl, n.aclStat.Mzxid, 0))
+}
+
+func (s *Source) nodeEvent(kind journal.Kind, n *nodeRead, acl []zk.ACL, mode journal.Mode, ttl, zxid int64, snap uint64) journal.Event {
+	ev := journal.Event{
+		Kind:       kind,
+		Path:       n.path,
+		ACL:        acl,
+		Mode:       mode,
+		Sequential: isSequentialName(path.Base(n.path)),
+		TTL:        ttl,
+		Stat:       toStat(n.stat),
+		Zxid:       zxid,
+		Snapshot:   snap,
+	}
+	if kind != journal.KindACL {
+		ev.Data = n.data
+	}
+	return ev
+}
+
+func (s *Source) emit(ctx context.Context, ev journal.Event) error {
+	ev.Site, ev.Epoch = s.cfg.Site, s.cfg.Epoch
+	if err := s.pub.Append(ctx, ev); err != nil {
+		return fmt.Errorf("%w: %s %s: %w", ErrPublish, ev.Kind, ev.Path, err)
+	}
+	s.published.Add(1)
+	return nil
+}
+
+func (s *Source) flush(ctx context.Context) error {
+	if err := s.pub.Flush(ctx); err != nil {
+		return fmt.Errorf("%w: flush: %w", ErrPublish, err)
+	}
+	return nil
+}
+
+func toStat(st zk.Stat) journal.Stat {
+	return journal.Stat{Czxid: st.Czxid, Mzxid: st.Mzxid, Pzxid: st.Pzxid, Ctime: st.Ctime, Mtime: st.Mtime,
+		Version: st.Version, Cversion: st.Cversion, Aversion: st.Aversion}
+}
+
+// Special ephemeralOwner values, from ZooKeeper 3.8's EphemeralType: a container's
+// owner is Long.MIN_VALUE; a TTL node's high byte is 0xFF with the extended-type
+// bits (0x00FFFF0000000000) zero and the ttl in milliseconds in the low 40 bits.
+const (
+	containerOwner = math.MinInt64
+	extendedMask   = 0xff00000000000000
+	extendedBits   = 0x00ffff0000000000
+	ttlMask        = 0x000000ffffffffff
+)
+
+// modeOf derives a node's mode (and ttl) from its stat's ephemeralOwner.
+func modeOf(owner int64) (journal.Mode, int64) {
+	u := uint64(owner)
+	switch {
+	case owner == 0:
+		return journal.ModePersistent, 0
+	case owner == containerOwner:
+		return journal.ModeContainer, 0
+	case u&extendedMask == extendedMask && u&extendedBits == 0:
+		return journal.ModeTTL, int64(u & ttlMask)
+	default:
+		return journal.ModeEphemeral, 0
+	}
+}
+
+// isSequentialName reports whether a name ends in the 10 digits a sequential
+// create appends.
+func isSequentialName(name string) bool {
+	if len(name) < 10 {
+		return false
+	}
+	for _, c := range name[len(name)-10:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,308 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-zookeeper/zk"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/journal"
+)
+
+// walkLoop runs the bootstrap walk, then one re-walk per session expiry.
+func (s *Source) walkLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case snap := <-s.walks:
+			if err := s.walk(ctx, snap); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+}
+
+// requestWalk asks for a re-walk; one pending request covers any number of expiries.
+func (s *Source) requestWalk() {
+	select {
+	case s.walks <- false:
+	default:
+	}
+}
+
+// aclReader is the one call a walk sends to the bulk sessions.
+type aclReader interface {
+	GetACL(path string) ([]zk.ACL, *zk.Stat, error)
+}
+
+var _ aclReader = (*zk.Conn)(nil)
+
+// walk reads every node in scope with ReadConcurrency reads in flight, arming a
+// data and a child watch on each on the watching session. ACLs are read on bulk
+// sessions, which spreads the load over more connections; an ACL read that is
+// older than the watched read is redone on the watching session. Every node gets a
+// slot reserved before its first read, so its result is published before whatever
+// its watches report later. With snap, results are snapshot-node events between
+// snapshot-begin and snapshot-end; otherwise (after a session expiry) only the
+// differences from the index are published.
+func (s *Source) walk(ctx context.Context, snap bool) error {
+	start := time.Now()
+	var id uint64
+	if snap {
+		id = uint64(start.UnixNano())
+	}
+	s.walkCount.Add(1)
+	s.log.Info("walk started", "snapshot", snap, "roots", s.roots)
+	sl, err := s.reserve(ctx)
+	if err != nil {
+		return err
+	}
+	sl.fill(result{kind: resWalkBegin, snapshot: id, time: start.UnixNano()})
+
+	readers := []aclReader{s.conn}
+	for i := 0; i < s.cfg.BulkSessions; i++ {
+		c, err := DialZK(ctx, s.cfg.zk(), s.log.Named("zk-bulk"), nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		readers = append(readers, c)
+	}
+
+	var (
+		mu      sync.Mutex
+		cond    = sync.NewCond(&mu)
+		queue   = append([]string(nil), s.roots...)
+		pending = len(queue)
+		count   uint64
+	)
+	s.setPending(queue...)
+	g, gctx := errgroup.WithContext(ctx)
+	// Wake idle workers when the walk fails or is cancelled.
+	stop := context.AfterFunc(gctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
+	defer stop()
+	for w := 0; w < s.cfg.ReadConcurrency; w++ {
+		bulk := readers[w%len(readers)]
+		g.Go(func() error {
+			for {
+				mu.Lock()
+				for len(queue) == 0 && pending > 0 && gctx.Err() == nil {
+					cond.Wait()
+				}
+				if len(queue) == 0 || gctx.Err() != nil {
+					mu.Unlock()
+					return gctx.Err()
+				}
+				p := queue[len(queue)-1]
+				queue = queue[:len(queue)-1]
+				mu.Unlock()
+
+				n, err := s.walkNode(gctx, p, bulk, id)
+				mu.Lock()
+				pending--
+				if err == nil && n.exists && n.listed {
+					count++
+					for _, k := range n.kids {
+						if c := childPath(p, k); s.cfg.Scope.Contains(c) {
+							s.setPending(c)
+							queue = append(queue, c)
+							pending++
+						}
+					}
+				}
+				cond.Broadcast()
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	end := time.Now()
+	sl, err = s.reserve(ctx)
+	if err != nil {
+		return err
+	}
+	sl.fill(result{kind: resWalkEnd, snapshot: id, time: end.UnixNano(), count: count})
+	s.log.Info("walk finished", "znodes", count, "duration", end.Sub(start),
+		"znodes-per-second", int(float64(count)/end.Sub(start).Seconds()))
+	return nil
+}
+
+// walkNode reserves p's slot, reads p and fills the slot. A read error is
+// permanent (retries happen below): it fails the slot and the walk.
+func (s *Source) walkNode(ctx context.Context, p string, bulk aclReader, snap uint64) (nodeRead, error) {
+	sl, err := s.reserve(ctx)
+	if err != nil {
+		return nodeRead{}, err
+	}
+	n, err := s.readNode(ctx, p, bulk)
+	if err == nil && !n.exists && isRoot(s.roots, p) {
+		err = s.watchRoot(ctx, p)
+	}
+	sl.fill(result{kind: resNodes, nodes: []nodeRead{n}, walk: true, snapshot: snap, err: err})
+	return n, err
+}
+
+// readNode reads p's data with a data watch and its children with a child watch on
+// the watching session, and its ACL on bulk (checked against the data read's stat).
+// exists is false when p is gone, or was replaced between the reads: the data
+// watch already set reports that, and the re-read it causes publishes the new node.
+func (s *Source) readNode(ctx context.Context, p string, bulk aclReader) (nodeRead, error) {
+	n := nodeRead{path: p}
+	data, st, err := s.getW(ctx, p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return n, nil
+	}
+	if err != nil {
+		return n, err
+	}
+	n.exists, n.hasData, n.stat, n.data = true, true, *st, data
+	if mode, _ := modeOf(st.EphemeralOwner); mode == journal.ModeEphemeral {
+		// Ephemerals have no children; a skipped one needs no ACL either.
+		n.listed = true
+		if s.cfg.Scope.EphemeralPolicyFor(p) == EphemeralSkip {
+			return n, nil
+		}
+	} else {
+		kids, lst, err := s.childrenW(ctx, p)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nodeRead{path: p}, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if lst.Czxid != st.Czxid {
+			return nodeRead{path: p}, nil
+		}
+		n.listed, n.kids, n.lstat = true, kids, *lst
+	}
+	acl, ast, err := s.getACL(ctx, bulk, p)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return n, err
+	}
+	if err != nil || ast.Czxid != st.Czxid || ast.Aversion < st.Aversion {
+		if acl, ast, err = s.getACL(ctx, s.conn, p); errors.Is(err, zk.ErrNoNode) {
+			return nodeRead{path: p}, nil
+		} else if err != nil {
+			return n, err
+		}
+		if ast.Czxid != st.Czxid {
+			return nodeRead{path: p}, nil
+		}
+	}
+	n.acl, n.aclStat = acl, *ast
+	return n, nil
+}
+
+// readSubtree reads p and everything below it in scope, parent first, on the
+// watching session.
+func (s *Source) readSubtree(ctx context.Context, p string) ([]nodeRead, error) {
+	n, err := s.readNode(ctx, p, s.conn)
+	if err != nil {
+		return nil, err
+	}
+	if !n.exists && isRoot(s.roots, p) {
+		if err := s.watchRoot(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	out := []nodeRead{n}
+	if !n.exists {
+		return out, nil
+	}
+	for _, k := range n.kids {
+		c := childPath(p, k)
+		if !s.cfg.Scope.Contains(c) {
+			continue
+		}
+		sub, err := s.readSubtree(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub...)
+	}
+	return out, nil
+}
+
+// watchRoot sets an exist watch on a missing include root, whose parent is not
+// watched, so its creation is noticed.
+func (s *Source) watchRoot(ctx context.Context, p string) error {
+	return s.retry(ctx, "exists", p, func() error {
+		_, _, _, err := s.conn.ExistsW(p)
+		return err
+	})
+}
+
+func (s *Source) getW(ctx context.Context, p string) (data []byte, st *zk.Stat, err error) {
+	err = s.retry(ctx, "get", p, func() error {
+		data, st, _, err = s.conn.GetW(p)
+		return err
+	})
+	return data, st, err
+}
+
+func (s *Source) childrenW(ctx context.Context, p string) (kids []string, st *zk.Stat, err error) {
+	err = s.retry(ctx, "children", p, func() error {
+		kids, st, _, err = s.conn.ChildrenW(p)
+		return err
+	})
+	return kids, st, err
+}
+
+func (s *Source) getACL(ctx context.Context, r aclReader, p string) (acl []zk.ACL, st *zk.Stat, err error) {
+	err = s.retry(ctx, "get-acl", p, func() error {
+		acl, st, err = r.GetACL(p)
+		return err
+	})
+	return acl, st, err
+}
+
+// retry runs op until it succeeds, fails for good, or ctx ends. Connection loss and
+// session expiry are retried (go-zookeeper reconnects by itself, with a new session
+// after an expiry); ErrNoNode is returned as is; anything else wraps ErrRead.
+func (s *Source) retry(ctx context.Context, op, p string, fn func() error) error {
+	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(20*time.Millisecond),
+		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
+	err := backoff.RetryNotify(func() error {
+		err := fn()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, zk.ErrNoNode):
+			return backoff.Permanent(err)
+		case transient(err):
+			return err
+		default:
+			return backoff.Permanent(fmt.Errorf("%w: %s %s: %w", ErrRead, op, p, err))
+		}
+	}, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+		s.retries.Add(1)
+		now := time.Now().UnixNano()
+		if last := s.lastRetryLog.Load(); now-last > int64(5*time.Second) && s.lastRetryLog.CompareAndSwap(last, now) {
+			s.log.Warn("zookeeper read failed, retrying", "op", op, "zk-path", p, "error", err, "backoff", d)
+		}
+	})
+	return err
+}
+
+func transient(err error) bool {
+	for _, t := range []error{zk.ErrConnectionClosed, zk.ErrSessionExpired, zk.ErrNoServer, zk.ErrClosing, zk.ErrSessionMoved, zk.ErrNothing} {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
