@@ -20,8 +20,17 @@
 //     External: {APIPrefix: "$JS.east.API"}}. It has no subjects of its own and
 //     keeps the origin's sequence numbers, so a sequence means the same on both
 //     sides.
+//   - A hub advertises its own leafnode listener address to its leaves, which add
+//     it to the URLs they dial. A leaf whose remote is a proxy (or a load balancer)
+//     would reconnect around it after a cut; the hub must not advertise
+//     (leafnodes { no_advertise: true }, set on every server here) or must
+//     advertise the proxy's address.
 //   - The mirror catches up by itself after the link is cut and healed and after
-//     either server restarts; the leaf reconnects every LeafReconnect (1s by default).
+//     either server restarts; the leaf reconnects every LeafReconnect (1s by
+//     default). After a short cut the mirror's consumer on the origin survives and
+//     mirroring resumes as soon as the link is back. After an origin restart (or a
+//     cut longer than the consumer's 10s inactivity threshold) the mirror resumes
+//     only when its 10s stall check recreates the consumer: 10-20s here.
 //   - A leafnode connection shows in NumLeafNodes a little before JetStream requests
 //     are routed across it; WaitDomain and WaitLinked wait for the latter.
 package natsserver

@@ -71,6 +71,11 @@ func (s *Server) options() (*server.Options, error) {
 	}
 	if s.leafPort != NoLeafListener {
 		o.LeafNode.Host = "127.0.0.1"
+		// A hub tells its leaves its own leaf listener address, which they then
+		// add to the URLs they dial: a leaf whose remote is a proxy would come
+		// back around the proxy after a cut. Single-server sites have nothing to
+		// gossip, so never advertise.
+		o.LeafNode.NoAdvertise = true
 		o.LeafNode.Port = s.leafPort
 		if o.LeafNode.Port == 0 {
 			o.LeafNode.Port = server.RANDOM_PORT
