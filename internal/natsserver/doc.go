@@ -20,6 +20,13 @@
 //     External: {APIPrefix: "$JS.east.API"}}. It has no subjects of its own and
 //     keeps the origin's sequence numbers, so a sequence means the same on both
 //     sides.
+//   - It works in both directions: the hub's domain can mirror a stream of the
+//     leaf's domain the same way (after a switchover west is the origin), and a
+//     client on either side reaches the other side's API with NewWithDomain.
+//   - Plain subjects are shared across the link: a publish on the west side to a
+//     subject of east's stream is stored and acknowledged by east's stream (the
+//     PubAck names stream and domain). Each site's stream therefore needs
+//     subjects of its own (zkdr.<site>.journal), never a shared one.
 //   - A hub advertises its own leafnode listener address to its leaves, which add
 //     it to the URLs they dial. A leaf whose remote is a proxy (or a load balancer)
 //     would reconnect around it after a cut; the hub must not advertise
