@@ -310,6 +310,16 @@ func (c *Cluster) LogPath(i int) string {
 	return c.servers[i].logPath()
 }
 
+// PID is the process id of server i, or 0 when it is not running.
+func (c *Cluster) PID(i int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i < 0 || i >= len(c.servers) || !c.servers[i].running() {
+		return 0
+	}
+	return c.servers[i].proc.cmd.Process.Pid
+}
+
 // Running reports whether server i's process is alive.
 func (c *Cluster) Running(i int) bool {
 	c.mu.Lock()
