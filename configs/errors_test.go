@@ -233,6 +233,10 @@ func TestParseErrors(t *testing.T) {
 		// Labels.
 		{name: "peer without label", extra: "peer { #<-\n}\n",
 			field: "peer", sentinel: configs.ErrSyntax, msg: "takes one label"},
+		{name: "empty peer label", over: map[string]string{"peer": "peer \"\" { #<-\n  zookeeper { servers = [\"127.0.0.1:2182\"] }\n}\n"},
+			field: "peer", sentinel: configs.ErrInvalid, msg: "must not be empty"},
+		{name: "empty hook label", extra: "failover {\n  hook \"\" { #<-\n    command = [\"true\"]\n  }\n}\n",
+			field: "failover.hook", sentinel: configs.ErrInvalid, msg: "must not be empty"},
 		{name: "label on plain block", extra: "journal \"x\" { #<-\n}\n",
 			field: "journal", sentinel: configs.ErrSyntax, msg: "takes no label"},
 

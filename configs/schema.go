@@ -103,6 +103,9 @@ func (d *decoder) peer(root *body, p *Peer) {
 	p.Name = first.Labels[0]
 	prefix := "peer." + p.Name
 	d.pos["peer"] = first.LabelRanges[0]
+	if p.Name == "" {
+		d.fail(first.LabelRanges[0], "peer", ErrInvalid, "the peer block's label is the peer's site name and must not be empty")
+	}
 	d.pos[prefix] = first.DefRange()
 	bd := d.open(first.Body, prefix, nil, []string{"zookeeper", "nats"})
 	if blk := bd.single("zookeeper"); blk != nil {
@@ -149,6 +152,10 @@ func (d *decoder) failover(b *hclsyntax.Body, f *Failover) {
 	for _, blk := range bd.blocks("hook", 1) {
 		name := blk.Labels[0]
 		prefix := "failover.hook." + name
+		if name == "" {
+			d.fail(blk.LabelRanges[0], "failover.hook", ErrInvalid, "a hook's label is its name and must not be empty")
+			continue
+		}
 		if first, ok := seen[name]; ok {
 			d.fail(blk.LabelRanges[0], prefix, ErrDuplicate, "duplicate hook %q (first at %s)", name, first)
 			continue
