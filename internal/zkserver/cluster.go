@@ -63,6 +63,21 @@ func (s *server) addr() string    { return net.JoinHostPort("127.0.0.1", strconv
 func (s *server) logPath() string { return filepath.Join(s.dir, "server.log") }
 func (s *server) running() bool   { return s.proc != nil && !s.proc.exited() }
 
+// ask sends a four-letter word to s, giving up within 2s or as soon as its
+// process p exits.
+func (s *server) ask(ctx context.Context, p *process, word string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return fourLetter(ctx, s.addr(), word)
+}
+
 // Start runs cfg.Servers ZooKeeper processes and returns once all of them serve
 // (for an ensemble: a leader is elected and every server reports a mode).
 func Start(cfg Config) (*Cluster, error) {
@@ -118,7 +133,7 @@ func Start(cfg Config) (*Cluster, error) {
 
 // startAll picks ports, writes every server's files and starts them all.
 func (c *Cluster) startAll() error {
-	ports, err := freePorts(3 * len(c.servers))
+	ports, err := pickPorts(3 * len(c.servers))
 	if err != nil {
 		return fmt.Errorf("pick ports: %w", err)
 	}
@@ -222,11 +237,15 @@ func (c *Cluster) launch(s *server) error {
 func (c *Cluster) waitServing(ctx context.Context) error {
 	var last error
 	op := func() error {
+		type started struct {
+			s *server
+			p *process
+		}
 		c.mu.Lock()
-		var procs []*server
+		var procs []started
 		for _, s := range c.servers {
 			if s.proc != nil {
-				procs = append(procs, s)
+				procs = append(procs, started{s, s.proc})
 			}
 		}
 		closed := c.closed
@@ -235,11 +254,12 @@ func (c *Cluster) waitServing(ctx context.Context) error {
 			return backoff.Permanent(ErrClosed)
 		}
 		leader := false
-		for _, s := range procs {
-			if s.proc.exited() {
-				return backoff.Permanent(fmt.Errorf("%w: server %d: %v\n%s", ErrExited, s.id, s.proc.err, c.tail(s)))
+		for _, sp := range procs {
+			s := sp.s
+			if sp.p.exited() {
+				return backoff.Permanent(fmt.Errorf("%w: server %d: %v\n%s", ErrExited, s.id, sp.p.err, c.tail(s)))
 			}
-			reply, err := fourLetter(ctx, s.addr(), "srvr")
+			reply, err := s.ask(ctx, sp.p, "srvr")
 			if err != nil {
 				last = fmt.Errorf("server %d: %w", s.id, err)
 				return last
@@ -489,6 +509,9 @@ func (c *Cluster) killAll() {
 		}
 	}
 }
+
+// pickPorts is freePorts; tests replace it to lose a port race on purpose.
+var pickPorts = freePorts
 
 // freePorts returns n distinct loopback ports that were free a moment ago.
 func freePorts(n int) ([]int, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -205,5 +206,35 @@ func TestStartErrorsWhenNotInstalled(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if _, err := Start(Config{}); !errors.Is(err, ErrJavaNotInstalled) {
 		t.Fatalf("Start without java: %v", err)
+	}
+}
+
+// TestStartPicksNewPortsAfterLosingARace takes the client port Start picks first,
+// as another process on the machine might, and checks Start retries on new ports.
+func TestStartPicksNewPortsAfterLosingARace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts java")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	calls := 0
+	pickPorts = func(n int) ([]int, error) {
+		calls++
+		ports, err := freePorts(n)
+		if err == nil && calls == 1 {
+			ports[0] = taken.Addr().(*net.TCPAddr).Port
+		}
+		return ports, err
+	}
+	defer func() { pickPorts = freePorts }()
+	c := StartT(t, Config{})
+	if calls < 2 {
+		t.Fatalf("ports picked %d times, want a retry", calls)
+	}
+	if c.Servers()[0] == taken.Addr().String() {
+		t.Fatal("server reports the taken port")
 	}
 }

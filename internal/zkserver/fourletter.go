@@ -17,6 +17,8 @@ func fourLetter(ctx context.Context, addr, word string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
+	// A port held by something other than ZooKeeper may accept and never answer.
+	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(conn, word); err != nil {
 		return "", err
