@@ -152,7 +152,9 @@ func TestEnsembleSurvivesLeaderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three java processes")
 	}
+	start := time.Now()
 	c := StartT(t, Config{Servers: 3})
+	t.Logf("ensemble serving after %v", time.Since(start))
 	if got := len(strings.Split(c.ConnectString(), ",")); got != 3 {
 		t.Fatalf("ConnectString has %d servers", got)
 	}
@@ -167,12 +169,14 @@ func TestEnsembleSurvivesLeaderKill(t *testing.T) {
 	if err := c.Kill(old); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	leader, err := c.WaitLeader(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("new leader %d after %v", leader, time.Since(killed))
 	if leader == old {
 		t.Fatalf("leader is still the killed server %d", old)
 	}
@@ -184,9 +188,11 @@ func TestEnsembleSurvivesLeaderKill(t *testing.T) {
 		return err
 	})
 
+	restarted := time.Now()
 	if err := c.Restart(old); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("killed server rejoined after %v", time.Since(restarted))
 	m, err := c.Mode(old)
 	if err != nil || (m != "follower" && m != "leader") {
 		t.Fatalf("restarted server mode = %q, %v", m, err)
