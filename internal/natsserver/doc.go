@@ -35,9 +35,15 @@
 //   - The mirror catches up by itself after the link is cut and healed and after
 //     either server restarts; the leaf reconnects every LeafReconnect (1s by
 //     default). After a short cut the mirror's consumer on the origin survives and
-//     mirroring resumes as soon as the link is back. After an origin restart (or a
-//     cut longer than the consumer's 10s inactivity threshold) the mirror resumes
-//     only when its 10s stall check recreates the consumer: 10-20s here.
+//     mirroring resumes as soon as the link is back; after a restart of the mirror's
+//     server it resumes at once (the stream recreates its consumer when it starts).
+//     After an origin restart (or a cut longer than the consumer's 10s inactivity
+//     threshold) the mirror resumes only when its 10s stall check recreates the
+//     consumer: 10-20s here. Tests that restart the origin must allow for that.
+//   - A paused link (bytes held, connection open) is noticed by the leafnode only
+//     when its pings go unanswered: Options.PingInterval (2 minutes by default,
+//     settable via Configure) times MaxPingsOut (2). Until then the leaf counts as
+//     connected and the mirror just stalls.
 //   - A leafnode connection shows in NumLeafNodes a little before JetStream requests
 //     are routed across it; WaitDomain and WaitLinked wait for the latter.
 package natsserver

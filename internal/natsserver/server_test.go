@@ -154,6 +154,18 @@ func TestMirrorAcrossLeafnode(t *testing.T) {
 	if st.CachedInfo().State.LastSeq != n {
 		t.Fatalf("east last seq via domain %d", st.CachedInfo().State.LastSeq)
 	}
+
+	// The mirror side restarts: the link comes back and the mirror resumes at once
+	// (a stream recreates its mirror consumer when it starts).
+	if err := west.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitLinked(ctx, east, west); err != nil {
+		t.Fatal(err)
+	}
+	publishN(ctx, t, ejs, "zkdr.east.ev", n, 100)
+	waitMirror(ctx, t, wjs, "ZKDR_east", n+100)
+	checkSequences(ctx, t, wjs, "ZKDR_east", n+100)
 }
 
 // mirrorConfig is the west-side mirror of stream name in domain.
