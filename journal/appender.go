@@ -191,10 +191,15 @@ func NewAppender(js jetstream.JetStream, cfg AppenderConfig) (*Appender, error) 
 // Open reads the stream's tail, refuses with ErrStaleEpoch if the stream holds
 // a newer epoch, and starts publishing. The next message is expected right
 // after the current tail.
-func (a *Appender) Open(ctx context.Context) error {
+func (a *Appender) Open(ctx context.Context) (err error) {
 	if a.opened.Swap(true) {
 		return errors.New("journal: appender already open")
 	}
+	defer func() {
+		if err != nil {
+			a.opened.Store(false) // Open may be tried again; Close has nothing to stop
+		}
+	}()
 	s, err := a.js.Stream(ctx, a.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("open stream %s: %w", a.cfg.Stream, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/zkdr/zkdr/internal/natsserver"
 )
 
 func TestAppendInOrder(t *testing.T) {
@@ -309,26 +310,33 @@ func readSeqs(t testing.TB, js jetstream.JetStream, from, to uint64) []Message {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	srv := startServer(b, "bench")
-	_, js := connect(b, srv.ClientURL(), "")
-	ensureStream(b, js, DefaultStreamConfig("bench"))
-	ctx := context.Background()
-	a := newAppender(b, js, "bench", "w1", 1, func(c *AppenderConfig) { c.Logger = nil })
-	if err := a.Open(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close(ctx)
-	ev := numbered(1, 100)
-	b.ReportAllocs()
-	start := time.Now()
-	for i := 0; b.Loop(); i++ {
-		ev.Zxid = int64(i)
-		if err := a.Append(ctx, ev); err != nil {
-			b.Fatal(err)
+	for _, sync := range []bool{false, true} {
+		name := "default-sync"
+		if sync {
+			name = "sync-always"
 		}
+		b.Run(name, func(b *testing.B) {
+			srv := natsserver.StartT(b, natsserver.Config{Site: "bench", LeafPort: natsserver.NoLeafListener, SyncAlways: sync})
+			_, js := connect(b, srv.ClientURL(), "")
+			ensureStream(b, js, DefaultStreamConfig("bench"))
+			ctx := context.Background()
+			a := newAppender(b, js, "bench", "w1", 1, func(c *AppenderConfig) { c.Logger = nil })
+			if err := a.Open(ctx); err != nil {
+				b.Fatal(err)
+			}
+			ev := numbered(1, 100)
+			b.ReportAllocs()
+			start := time.Now()
+			for i := 0; b.Loop(); i++ {
+				ev.Zxid = int64(i)
+				if err := a.Append(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := a.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
 	}
-	if err := a.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }

@@ -85,6 +85,12 @@ func newAppender(t testing.TB, js jetstream.JetStream, site, writer string, epoc
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered after the server's cleanup, so it runs before it.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.Close(ctx)
+	})
 	return a
 }
 

@@ -155,3 +155,39 @@ func TestEnsureStreamIdempotent(t *testing.T) {
 		t.Fatal("site with a dot accepted")
 	}
 }
+
+func TestInspectAndFormat(t *testing.T) {
+	srv := startServer(t, "east")
+	_, js := connect(t, srv.ClientURL(), "")
+	ensureStream(t, js, DefaultStreamConfig("east"))
+	ctx := testCtx(t, 30*time.Second)
+	a := newAppender(t, js, "east", "w1", 7)
+	if err := a.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	appendEach(t, a, 1, 5)
+	ms := readN(t, js, StreamName("east"), 1, 5)
+	time.Sleep(5 * time.Millisecond) // a distinct timestamp for the messages after
+	appendEach(t, a, 6, 8)
+
+	r, err := Inspect(js, StreamName("east"), 0, ms[4].Published.Add(time.Millisecond), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := r.Fetch(ctx, 10)
+	if err != nil || len(got) == 0 || got[0].Seq != 6 {
+		t.Fatalf("inspect by time: %v %v", got, err)
+	}
+	line := Format(got[0].Seq, got[0].Events[0])
+	for _, want := range []string{"seq=6", "kind=update", `path="/n/000006"`, "zxid=0x6", "epoch=7", "data=10B"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("Format line %q lacks %q", line, want)
+		}
+	}
+	t.Log(line)
+	info, err := Info(ctx, js, StreamName("east"))
+	if err != nil || info.FirstSeq != 1 || info.LastSeq != 8 || info.Messages != 8 || info.NewestEpoch != 7 || info.Writer != "w1" {
+		t.Fatalf("info %+v %v", info, err)
+	}
+}
