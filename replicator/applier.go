@@ -1,0 +1,631 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-zookeeper/zk"
+	"github.com/hashicorp/go-hclog"
+	"github.com/zkdr/zkdr/journal"
+	"golang.org/x/sync/errgroup"
+)
+
+// ApplierStats is a snapshot of what the applier has done.
+type ApplierStats struct {
+	Stream        string
+	AppliedSeq    uint64 // last journal sequence applied (the checkpoint's)
+	Epoch         uint64
+	WatermarkZxid int64
+	WatermarkTime time.Time // primary time of the last heartbeat applied
+	EventsApplied uint64    // events applied by this process
+	Batches       uint64    // Multis that carried a checkpoint
+	Redone        uint64    // batches planned again after the standby refused them
+	OpByOp        uint64    // messages applied op by op as a last resort
+	Replicated    int       // replicated nodes on the standby
+	Guard         *GuardState
+	LastError     string
+}
+
+// Applier writes one journal stream into the standby ensemble. See doc.go.
+type Applier struct {
+	cfg ApplierConfig
+	log hclog.Logger
+	m   pathMapper
+
+	mu    sync.Mutex // guards stats
+	stats ApplierStats
+	bo    *backoff.ExponentialBackOff // Run's retry; reset after progress
+}
+
+// NewApplier validates cfg; it starts nothing.
+func NewApplier(cfg ApplierConfig) (*Applier, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Applier{
+		cfg:   cfg,
+		log:   cfg.Logger.Named("applier").With("stream", cfg.Stream),
+		m:     pathMapper{scope: cfg.Scope, maps: cfg.Mapping},
+		stats: ApplierStats{Stream: cfg.Stream},
+	}, nil
+}
+
+// Stats returns a copy of the current figures.
+func (a *Applier) Stats() ApplierStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.stats
+	if s.Guard != nil {
+		g := *s.Guard
+		s.Guard = &g
+	}
+	return s
+}
+
+func (a *Applier) setGuard(g *GuardState) {
+	a.mu.Lock()
+	a.stats.Guard = g
+	a.mu.Unlock()
+}
+
+// Run applies until ctx ends (nil) or a permanent error: an undecodable message
+// (ErrPoisonMessage), a retention gap (ErrJournalGap), another applier took
+// over (ErrApplierFenced), an older epoch (ErrEventEpoch), a standby that
+// refuses TTL nodes (ErrExtendedTypesDisabled). Lost connections and sessions
+// are retried with backoff, each time from the checkpoint.
+func (a *Applier) Run(ctx context.Context) error {
+	a.bo = backoff.NewExponentialBackOff()
+	a.bo.InitialInterval = 200 * time.Millisecond
+	a.bo.MaxInterval = 15 * time.Second
+	a.bo.MaxElapsedTime = 0
+	var lastLog time.Time
+	err := backoff.RetryNotify(func() error { return a.runOnce(ctx) }, backoff.WithContext(a.bo, ctx),
+		func(err error, wait time.Duration) {
+			a.mu.Lock()
+			a.stats.LastError = err.Error()
+			a.mu.Unlock()
+			if time.Since(lastLog) > 10*time.Second {
+				lastLog = time.Now()
+				a.log.Warn("applier failed, starting again from the checkpoint", "error", err, "wait", wait)
+			}
+		})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		a.mu.Lock()
+		a.stats.LastError = err.Error()
+		a.mu.Unlock()
+	}
+	return err
+}
+
+type fetchResult struct {
+	msgs []journal.Message
+	err  error
+}
+
+// run is the state of one connected pass of the applier.
+type run struct {
+	a         *Applier
+	conn      *zk.Conn
+	tree      *standbyTree
+	pl        *planner
+	committed Checkpoint // what /zkdr/applied holds, with its version
+	snapAt    *snapState // the planner's open snapshot as of committed
+	failures  int        // consecutive refused batches at committed.Seq
+}
+
+func (a *Applier) runOnce(ctx context.Context) error {
+	conn, err := DialZK(ctx, ZKConfig{Servers: a.cfg.Servers, SessionTimeout: a.cfg.SessionTimeout, Auth: a.cfg.Auth}, a.log.Named("zk"), nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cp, err := loadCheckpoint(ctx, conn, a.cfg.Stream)
+	if err != nil {
+		if errors.Is(err, ErrBadCheckpoint) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}
+	tree := newStandbyTree(a.m)
+	start := time.Now()
+	if err := tree.load(ctx, conn, a.cfg.WalkConcurrency); err != nil {
+		return err
+	}
+	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
+		"journal-seq", cp.Seq, "epoch", cp.Epoch)
+	r := &run{a: a, conn: conn, tree: tree, committed: cp,
+		pl: &planner{tree: tree, m: a.m, conn: conn, cp: cp.clone()}}
+	if len(cp.PadDebt) > 0 {
+		// A crash came between a checkpoint and the padding it recorded.
+		if err := r.payPads(r.pl.padOpsFor(cp.PadDebt)); err != nil {
+			return err
+		}
+	}
+	r.publish(0, 0)
+
+	startSeq := cp.Seq + 1
+	if cp.Snapshot != nil {
+		// Read the open snapshot again from its begin to learn what it mentioned.
+		startSeq = cp.Snapshot.BeginSeq
+	}
+	reader, err := a.cfg.OpenReader(ctx, startSeq)
+	if err != nil {
+		return a.classifyFetch(err, startSeq)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	fetched := make(chan fetchResult, 4)
+	g.Go(func() error {
+		defer func() { _ = reader.Close() }()
+		for {
+			msgs, err := reader.Fetch(gctx, a.cfg.FetchMax)
+			var de *journal.DecodeError
+			if errors.As(err, &de) && cp.skipped(de.Seq) {
+				// Skipped by an operator; met again while re-reading an open snapshot.
+				_ = reader.Close()
+				if reader, err = a.cfg.OpenReader(gctx, de.Seq+1); err == nil {
+					continue
+				}
+			}
+			if gctx.Err() != nil {
+				return nil
+			}
+			select {
+			case fetched <- fetchResult{msgs, err}:
+			case <-gctx.Done():
+				return nil
+			}
+			if err != nil {
+				return nil
+			}
+		}
+	})
+	g.Go(func() error { return r.loop(gctx, fetched) })
+	err = g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// classifyFetch turns a reader error into the applier's: poison and gaps are
+// permanent, the rest is retried.
+func (a *Applier) classifyFetch(err error, next uint64) error {
+	var de *journal.DecodeError
+	switch {
+	case errors.As(err, &de):
+		a.log.Error("undecodable journal message; skip it with `zkdr journal skip --seq N` once understood", "journal-seq", de.Seq, "error", err)
+		return backoff.Permanent(fmt.Errorf("%w: stream %s sequence %d: %w", ErrPoisonMessage, a.cfg.Stream, de.Seq, err))
+	case errors.Is(err, journal.ErrRetentionGap):
+		a.log.Error("journal no longer holds the next sequence; the standby needs a re-bootstrap", "journal-seq", next, "error", err)
+		return backoff.Permanent(fmt.Errorf("%w: stream %s sequence %d: %w", ErrJournalGap, a.cfg.Stream, next, err))
+	default:
+		return fmt.Errorf("read journal: %w", err)
+	}
+}
+
+// loop applies what the fetcher delivers. It never waits for more messages than
+// are already there: whatever arrived is applied at once, so the batching adds
+// no latency when the journal is quiet and batches fill up when it is busy.
+func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
+	var pending []journal.Message
+	var fetchErr error
+	for {
+		if len(pending) == 0 && fetchErr == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case res := <-fetched:
+				pending = append(pending, res.msgs...)
+				fetchErr = res.err
+			}
+		}
+	drain:
+		for fetchErr == nil && len(pending) < 4*r.a.cfg.FetchMax {
+			select {
+			case res := <-fetched:
+				pending = append(pending, res.msgs...)
+				fetchErr = res.err
+			default:
+				break drain
+			}
+		}
+		var err error
+		pending, err = r.applyPending(ctx, pending)
+		if err != nil {
+			return err
+		}
+		if fetchErr != nil && len(pending) == 0 {
+			return r.a.classifyFetch(fetchErr, r.committed.Seq+1)
+		}
+	}
+}
+
+// batch is consecutive simple messages sharing one Multi.
+type batch struct {
+	plans []*msgPlan
+	ops   []any
+	bytes int
+}
+
+func (b *batch) empty() bool { return len(b.plans) == 0 }
+
+func (b *batch) add(mp *msgPlan) {
+	b.plans = append(b.plans, mp)
+	for _, s := range mp.steps {
+		b.ops = append(b.ops, s.ops...)
+		b.bytes += s.bytes
+	}
+}
+
+// trips reports whether adding mp would make b trip the delete guard.
+func (r *run) trips(b *batch, mp *msgPlan) bool {
+	deletes := mp.deletes
+	for _, p := range b.plans {
+		deletes += p.deletes
+	}
+	return mp.deletes > 0 && guardTrips(deletes, b.plans[0].countBefore, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes)
+}
+
+// reserve is room kept in every Multi for the checkpoint and a guard delete.
+const reserveOps, reserveBytes = 2, 8 << 10
+
+func (r *run) fits(b *batch, mp *msgPlan) bool {
+	ops, bytes := mp.size()
+	return len(b.ops)+ops+reserveOps <= r.a.cfg.MaxBatchOps && b.bytes+bytes+reserveBytes <= r.a.cfg.MaxBatchBytes
+}
+
+// applyPending applies pending in order and returns what is left (nothing,
+// unless ctx ended).
+func (r *run) applyPending(ctx context.Context, pending []journal.Message) ([]journal.Message, error) {
+	for len(pending) > 0 {
+		done, err := r.applySome(ctx, pending)
+		pending = pending[done:]
+		if err == nil {
+			continue
+		}
+		var refused *refusedError
+		if !errors.As(err, &refused) {
+			return pending, err
+		}
+		if err := r.recover(ctx, refused); err != nil {
+			return pending, err
+		}
+	}
+	return pending, nil
+}
+
+// applySome applies messages from the head of pending until all are applied or
+// a commit fails; it returns how many messages are behind the checkpoint.
+func (r *run) applySome(ctx context.Context, pending []journal.Message) (int, error) {
+	var b batch
+	done := 0
+	for i := 0; i < len(pending); {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		msg := pending[i]
+		if msg.Seq <= r.committed.Seq {
+			if _, err := r.pl.plan(msg, true); err != nil {
+				return done, backoff.Permanent(err)
+			}
+			i++
+			done = i
+			r.snapAt = r.pl.snap
+			continue
+		}
+		mark, saved := r.tree.mark(), r.pl.save()
+		mp, err := r.pl.plan(msg, false)
+		if err != nil {
+			// Apply what precedes the bad message, then stop on it.
+			r.tree.rollback(mark)
+			r.pl.restore(saved)
+			if !b.empty() {
+				if cerr := r.commitBatch(ctx, &b); cerr != nil {
+					return done, cerr
+				}
+				done = i
+			}
+			return done, backoff.Permanent(err)
+		}
+		if !b.empty() && (!mp.simple() || !r.fits(&b, mp) || r.trips(&b, mp)) {
+			// A message that trips the delete guard starts a batch of its own, so
+			// the pause holds exactly the deleting messages.
+			// Take the plan back, commit what is batched, plan it again after.
+			r.tree.rollback(mark)
+			r.pl.restore(saved)
+			if err := r.commitBatch(ctx, &b); err != nil {
+				return done, err
+			}
+			done = i
+			b = batch{}
+			continue
+		}
+		switch {
+		case r.failures >= 2:
+			err = r.applyOpByOp(ctx, mp)
+		case mp.simple() && r.fits(&b, mp):
+			b.add(mp)
+			i++
+			continue
+		default:
+			err = r.applyDirect(ctx, mp)
+		}
+		if err != nil {
+			return done, err
+		}
+		i++
+		done = i
+	}
+	if !b.empty() {
+		if err := r.commitBatch(ctx, &b); err != nil {
+			return done, err
+		}
+		done = len(pending)
+	}
+	return done, nil
+}
+
+// refusedError is a Multi or a direct change the standby refused: the tree was
+// stale (someone else wrote to the standby, a container or TTL node was reaped)
+// or another applier moved the checkpoint.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return "standby refused the batch: " + e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// isRefusal tells an answer about the ops (the tree was wrong) from a lost
+// connection or session, after which the outcome is unknown and the applier
+// starts over from the checkpoint.
+func isRefusal(err error) bool {
+	for _, e := range []error{zk.ErrNodeExists, zk.ErrNoNode, zk.ErrNotEmpty, zk.ErrBadVersion, zk.ErrNoChildrenForEphemerals} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// multi runs ops; a refusal becomes a *refusedError.
+func (r *run) multi(ops []any) ([]zk.MultiResponse, error) {
+	resp, err := r.conn.Multi(ops...)
+	if err == nil {
+		return resp, nil
+	}
+	if len(resp) == len(ops) || isRefusal(err) {
+		for i, res := range resp {
+			if res.Error != nil && isRefusal(res.Error) {
+				return nil, &refusedError{fmt.Errorf("op %d of %d (%s): %w", i+1, len(ops), opPath(ops[i]), res.Error)}
+			}
+		}
+		if isRefusal(err) {
+			return nil, &refusedError{err}
+		}
+	}
+	if isUnimplemented(err) {
+		return nil, backoff.Permanent(fmt.Errorf("%w: %w", ErrApply, err))
+	}
+	return nil, fmt.Errorf("multi of %d ops: %w", len(ops), err)
+}
+
+func opPath(op any) string {
+	switch o := op.(type) {
+	case *zk.CreateRequest:
+		return "create " + o.Path
+	case *zk.SetDataRequest:
+		return "set " + o.Path
+	case *zk.DeleteRequest:
+		return "delete " + o.Path
+	case *zk.CheckVersionRequest:
+		return "check " + o.Path
+	}
+	return fmt.Sprintf("%T", op)
+}
+
+// finalOps appends to ops what ends a checkpointed Multi: the guard's delete
+// (when it was released for this batch) and the checkpoint write.
+func (r *run) finalOps(ops []any, cp Checkpoint, guardVersion int32, guarded bool) []any {
+	if guarded {
+		ops = append(ops, &zk.DeleteRequest{Path: GuardPath, Version: guardVersion})
+	}
+	cp.Version = r.committed.Version
+	return append(ops, checkpointOp(cp))
+}
+
+// guard pauses when the deletes of plans cross the configured share.
+func (r *run) guard(ctx context.Context, plans []*msgPlan) (int32, bool, error) {
+	deletes := 0
+	var sample []string
+	for _, mp := range plans {
+		deletes += mp.deletes
+		if len(sample) < 10 {
+			sample = append(sample, mp.sample...)
+		}
+	}
+	before := plans[0].countBefore
+	if !guardTrips(deletes, before, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes) {
+		return 0, false, nil
+	}
+	if len(sample) > 10 {
+		sample = sample[:10]
+	}
+	v, err := r.a.holdGuard(ctx, r.conn, GuardState{
+		State: GuardPaused, Stream: r.a.cfg.Stream,
+		FirstSeq: plans[0].firstSeq, LastSeq: plans[len(plans)-1].seq,
+		Deletes: deletes, Replicated: before, Share: r.a.cfg.DeleteGuardShare,
+		Sample: sample, Since: time.Now().UTC(),
+	})
+	return v, err == nil, err
+}
+
+// commitBatch applies a batch in one Multi that ends with the checkpoint.
+func (r *run) commitBatch(ctx context.Context, b *batch) error {
+	last := b.plans[len(b.plans)-1]
+	targets := padTargets{}
+	for _, mp := range b.plans {
+		for p, t := range mp.targets {
+			raiseTarget(targets, p, t)
+		}
+	}
+	cp := last.cp.clone()
+	pad := r.pl.padOpsFor(targets)
+	ops := b.ops
+	var debt []any
+	if len(ops)+len(pad)+reserveOps <= r.a.cfg.MaxBatchOps {
+		ops = append(ops[:len(ops):len(ops)], pad...)
+	} else {
+		// Too many pairs to share this Multi: the checkpoint records them as a
+		// debt, paid right after it (and at start after a crash); the next
+		// checkpoint clears it.
+		debt = pad
+		cp.PadDebt = targets
+	}
+	gv, guarded, err := r.guard(ctx, b.plans)
+	if err != nil {
+		return err
+	}
+	resp, err := r.multi(r.finalOps(ops, cp, gv, guarded))
+	if err != nil {
+		return err
+	}
+	r.committed = cp
+	r.committed.Version = resp[len(resp)-1].Stat.Version
+	r.tree.commit()
+	if err := r.payPads(debt); err != nil {
+		return err
+	}
+	r.afterCommit(b.plans)
+	return nil
+}
+
+// payPads runs pad pairs in Multis of their own. Padding only ever raises a
+// counter, so running them again after a crash is harmless.
+func (r *run) payPads(ops []any) error {
+	for len(ops) > 0 {
+		n := min(len(ops), (r.a.cfg.MaxBatchOps-reserveOps)&^1)
+		if _, err := r.multi(ops[:n]); err != nil {
+			return err
+		}
+		ops = ops[n:]
+	}
+	r.tree.commit()
+	return nil
+}
+
+// applyDirect applies a message that needs changes outside a Multi or more than
+// one Multi. Its steps run in order; the last Multi carries the checkpoint. A
+// crash in between re-applies the message from its start, which converges to
+// the same tree because every step is a state assertion: creates that meet
+// their node become updates, deletes of missing nodes do nothing, a partly
+// deleted subtree is deleted the rest of the way.
+func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
+	gv, guarded, err := r.guard(ctx, []*msgPlan{mp})
+	if err != nil {
+		return err
+	}
+	var tail []any // ops waiting for the next Multi
+	flush := func(final bool) ([]zk.MultiResponse, error) {
+		limit := r.a.cfg.MaxBatchOps - reserveOps
+		for len(tail) > limit || (!final && len(tail) > 0) {
+			n := min(len(tail), limit)
+			if _, err := r.multi(tail[:n]); err != nil {
+				return nil, err
+			}
+			tail = tail[n:]
+		}
+		if !final {
+			return nil, nil
+		}
+		return r.multi(r.finalOps(tail, mp.cp, gv, guarded))
+	}
+	for _, s := range mp.steps {
+		if s.direct == nil {
+			tail = append(tail, s.ops...)
+			continue
+		}
+		if _, err := flush(false); err != nil {
+			return err
+		}
+		if err := s.direct(ctx, r.conn); err != nil {
+			if errors.Is(err, ErrExtendedTypesDisabled) {
+				return backoff.Permanent(err)
+			}
+			if isRefusal(err) {
+				return &refusedError{err}
+			}
+			return err
+		}
+	}
+	tail = append(tail, r.pl.padOpsFor(mp.targets)...)
+	resp, err := flush(true)
+	if err != nil {
+		return err
+	}
+	r.committed = mp.cp
+	r.committed.Version = resp[len(resp)-1].Stat.Version
+	r.afterCommit([]*msgPlan{mp})
+	return nil
+}
+
+func (r *run) afterCommit(plans []*msgPlan) {
+	r.tree.commit()
+	r.snapAt = r.pl.snap
+	r.failures = 0
+	if r.a.bo != nil {
+		r.a.bo.Reset()
+	}
+	events := 0
+	for _, mp := range plans {
+		events += mp.events
+	}
+	r.publish(events, 1)
+}
+
+// publish copies the committed position into the stats.
+func (r *run) publish(events, batches int) {
+	a := r.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.AppliedSeq = r.committed.Seq
+	a.stats.Epoch = r.committed.Epoch
+	a.stats.WatermarkZxid = r.committed.WatermarkZxid
+	a.stats.WatermarkTime = r.committed.WatermarkAt()
+	a.stats.EventsApplied += uint64(events)
+	a.stats.Batches += uint64(batches)
+	a.stats.Replicated = r.tree.count
+}
+
+// recover handles a refused batch: if the checkpoint moved, another applier
+// owns the standby; otherwise the tree was stale, so it is read again and the
+// messages are planned again from the checkpoint. After repeated refusals the
+// next message is applied op by op.
+func (r *run) recover(ctx context.Context, refused *refusedError) error {
+	cp, err := ReadCheckpoint(ctx, r.conn)
+	if err != nil {
+		return err
+	}
+	if cp.Version != r.committed.Version {
+		r.a.log.Error("checkpoint moved under the applier: another applier took over; stopping", "journal-seq", cp.Seq)
+		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d (sequence %d), expected version %d",
+			ErrApplierFenced, CheckpointPath, cp.Version, cp.Seq, r.committed.Version))
+	}
+	r.failures++
+	r.a.mu.Lock()
+	r.a.stats.Redone++
+	r.a.stats.LastError = refused.Error()
+	r.a.mu.Unlock()
+	r.a.log.Debug("standby refused a batch, reading it again and planning again", "error", refused, "journal-seq", r.committed.Seq+1)
+	if err := r.tree.load(ctx, r.conn, r.a.cfg.WalkConcurrency); err != nil {
+		return err
+	}
+	r.pl.cp = r.committed.clone()
+	r.pl.snap = r.snapAt
+	return nil
+}

@@ -1,0 +1,237 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zkdr/zkdr/journal"
+)
+
+// JournalReader is the part of *journal.Reader the applier uses.
+type JournalReader interface {
+	// Fetch blocks until at least one message is available (or ctx ends) and
+	// returns, in order, what is immediately available up to max.
+	Fetch(ctx context.Context, max int) ([]journal.Message, error)
+	Close() error
+}
+
+var _ JournalReader = (*journal.Reader)(nil)
+
+// PathMap moves the source subtree From to the destination subtree To on the
+// standby (source chroot -> destination chroot). The longest matching From wins;
+// paths under no From keep their name.
+type PathMap struct {
+	From string
+	To   string
+}
+
+// ApplierConfig configures an Applier.
+type ApplierConfig struct {
+	// Site is this (standby) site.
+	Site string
+	// Stream is the journal stream applied, for example the local mirror ZKDR_east.
+	Stream string
+	// Servers, SessionTimeout and Auth reach the standby ensemble. Auth is digest
+	// "user:password" of an identity allowed everywhere (the superDigest user);
+	// never logged.
+	Servers        []string
+	SessionTimeout time.Duration
+	Auth           string
+	// OpenReader opens the journal at startSeq.
+	OpenReader func(ctx context.Context, startSeq uint64) (JournalReader, error)
+	// MaxBatchOps and MaxBatchBytes bound one Multi (the checkpoint write included);
+	// keep MaxBatchBytes well under the standby's jute.maxbuffer (1 MB by default).
+	MaxBatchOps   int
+	MaxBatchBytes int
+	// FetchMax bounds the messages asked from the reader at once.
+	FetchMax int
+	// DeleteGuardShare pauses the applier when one batch (or a snapshot-end) would
+	// delete more than this share of the standby's replicated nodes...
+	DeleteGuardShare float64
+	// DeleteGuardMinNodes ...and more than this many nodes, so that small trees
+	// do not trip the guard on every ordinary delete.
+	DeleteGuardMinNodes int
+	// Scope is the replicated part of the tree, in source paths (the same scope the
+	// source uses). A snapshot-end deletes unmentioned standby nodes only inside it.
+	Scope Scope
+	// Mapping optionally moves source prefixes to other destination prefixes.
+	Mapping []PathMap
+	// WalkConcurrency bounds reads in flight while the applier indexes the standby.
+	WalkConcurrency int
+	Logger          hclog.Logger
+}
+
+// DefaultApplierConfig has the batch bounds and guard share that fit a default
+// ZooKeeper (jute.maxbuffer 1 MB).
+func DefaultApplierConfig() ApplierConfig {
+	return ApplierConfig{
+		SessionTimeout:      10 * time.Second,
+		MaxBatchOps:         1000,
+		MaxBatchBytes:       900 << 10,
+		FetchMax:            512,
+		DeleteGuardShare:    0.10,
+		DeleteGuardMinNodes: 100,
+		WalkConcurrency:     32,
+	}
+}
+
+// withDefaults fills zero numeric fields from DefaultApplierConfig.
+func (c ApplierConfig) withDefaults() ApplierConfig {
+	d := DefaultApplierConfig()
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = d.SessionTimeout
+	}
+	if c.MaxBatchOps == 0 {
+		c.MaxBatchOps = d.MaxBatchOps
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = d.MaxBatchBytes
+	}
+	if c.FetchMax == 0 {
+		c.FetchMax = d.FetchMax
+	}
+	if c.DeleteGuardShare == 0 {
+		c.DeleteGuardShare = d.DeleteGuardShare
+	}
+	if c.WalkConcurrency == 0 {
+		c.WalkConcurrency = d.WalkConcurrency
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return c
+}
+
+// Validate reports a config the applier cannot run with. Auth never appears in
+// an error.
+func (c ApplierConfig) Validate() error {
+	if c.Site == "" {
+		return fmt.Errorf("%w: applier site is empty", ErrInvalidConfig)
+	}
+	if c.Stream == "" {
+		return fmt.Errorf("%w: applier stream is empty", ErrInvalidConfig)
+	}
+	if c.OpenReader == nil {
+		return fmt.Errorf("%w: applier has no journal reader", ErrInvalidConfig)
+	}
+	if err := (ZKConfig{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}).Validate(); err != nil {
+		return err
+	}
+	if c.MaxBatchOps < 2 {
+		return fmt.Errorf("%w: max batch ops must be at least 2, got %d", ErrInvalidConfig, c.MaxBatchOps)
+	}
+	if c.MaxBatchBytes < 4096 {
+		return fmt.Errorf("%w: max batch bytes must be at least 4096, got %d", ErrInvalidConfig, c.MaxBatchBytes)
+	}
+	if c.FetchMax < 1 {
+		return fmt.Errorf("%w: fetch max must be positive", ErrInvalidConfig)
+	}
+	if c.DeleteGuardShare <= 0 || c.DeleteGuardShare > 1 {
+		return fmt.Errorf("%w: delete guard share must be in (0, 1], got %v", ErrInvalidConfig, c.DeleteGuardShare)
+	}
+	if c.DeleteGuardMinNodes < 0 {
+		return fmt.Errorf("%w: delete guard minimum must not be negative", ErrInvalidConfig)
+	}
+	if err := c.Scope.Validate(); err != nil {
+		return err
+	}
+	for _, m := range c.Mapping {
+		for _, p := range []string{m.From, m.To} {
+			if p == "" || p[0] != '/' || path.Clean(p) != p {
+				return fmt.Errorf("%w: mapping prefix %q is not an absolute clean path", ErrInvalidConfig, p)
+			}
+		}
+		for _, e := range alwaysExcluded {
+			if under(m.To, e) || under(e, m.To) && m.To != "/" {
+				return fmt.Errorf("%w: mapping target %q overlaps %s", ErrInvalidConfig, m.To, e)
+			}
+		}
+	}
+	return nil
+}
+
+// pathMapper turns source paths into destination paths and back.
+type pathMapper struct {
+	scope Scope
+	maps  []PathMap
+}
+
+// toDest maps a source path; ok is false when the path is out of scope or would
+// land in /zookeeper or /zkdr on the standby.
+func (m pathMapper) toDest(src string) (dst string, ok bool) {
+	if !m.scope.Contains(src) {
+		return "", false
+	}
+	dst = src
+	best := -1
+	for _, pm := range m.maps {
+		if under(src, pm.From) && len(pm.From) > best {
+			best = len(pm.From)
+			rest := strings.TrimPrefix(src, pm.From)
+			if pm.From == "/" {
+				rest = src
+			}
+			dst = path.Join(pm.To, rest)
+		}
+	}
+	for _, e := range alwaysExcluded {
+		if under(dst, e) {
+			return "", false
+		}
+	}
+	return dst, true
+}
+
+// toSource is the inverse of toDest for a standby path.
+func (m pathMapper) toSource(dst string) (string, bool) {
+	src := dst
+	best := -1
+	for _, pm := range m.maps {
+		if under(dst, pm.To) && len(pm.To) > best {
+			best = len(pm.To)
+			rest := strings.TrimPrefix(dst, pm.To)
+			if pm.To == "/" {
+				rest = dst
+			}
+			src = path.Join(pm.From, rest)
+		}
+	}
+	back, ok := m.toDest(src)
+	return src, ok && back == dst
+}
+
+// inScope reports whether a standby path is a replicated node (the applier
+// creates, updates and deletes it).
+func (m pathMapper) inScope(dst string) bool {
+	_, ok := m.toSource(dst)
+	return ok
+}
+
+// roots are the destination tops of the replicated subtrees.
+func (m pathMapper) roots() []string {
+	var out []string
+	for _, r := range m.scope.Roots() {
+		if d, ok := m.toDest(r); ok {
+			out = append(out, d)
+		}
+	}
+	for _, pm := range m.maps {
+		// A mapping target below a root is reached by the walk of that root.
+		if m.inScope(pm.To) && !contains(out, pm.To) {
+			nested := false
+			for _, r := range out {
+				if under(pm.To, r) {
+					nested = true
+				}
+			}
+			if !nested {
+				out = append(out, pm.To)
+			}
+		}
+	}
+	return out
+}

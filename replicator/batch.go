@@ -1,0 +1,389 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/zkdr/zkdr/journal"
+)
+
+// step is one part of a message's plan: Multi ops, or one change ZooKeeper
+// cannot do inside a Multi (SetACL, CreateContainer, CreateTTL), done on its own.
+type step struct {
+	ops    []any
+	bytes  int
+	direct func(ctx context.Context, conn *zk.Conn) error
+}
+
+// msgPlan is what applying one journal message takes.
+type msgPlan struct {
+	seq         uint64
+	firstSeq    uint64
+	steps       []step
+	cp          Checkpoint // the checkpoint once this message is applied
+	events      int        // events applied (heartbeats and markers included)
+	deletes     int        // replicated nodes it deletes
+	countBefore int        // replicated nodes before it
+	targets     padTargets // counters to carry once its creates are in
+	sample      []string   // a few deleted paths, for the delete guard
+}
+
+// simple reports whether the message is plain Multi ops that may share a batch.
+func (mp *msgPlan) simple() bool {
+	return len(mp.steps) == 0 || (len(mp.steps) == 1 && mp.steps[0].direct == nil)
+}
+
+func (mp *msgPlan) size() (ops, bytes int) {
+	for _, s := range mp.steps {
+		ops += len(s.ops)
+		bytes += s.bytes
+	}
+	return
+}
+
+func (mp *msgPlan) emit(op any, size int) {
+	if n := len(mp.steps); n == 0 || mp.steps[n-1].direct != nil {
+		mp.steps = append(mp.steps, step{})
+	}
+	s := &mp.steps[len(mp.steps)-1]
+	s.ops = append(s.ops, op)
+	s.bytes += size
+}
+
+func (mp *msgPlan) emitDirect(fn func(ctx context.Context, conn *zk.Conn) error) {
+	mp.steps = append(mp.steps, step{direct: fn})
+}
+
+// opSize approximates an op's share of the Multi request in bytes.
+func opSize(p string, data []byte, acl []zk.ACL) int {
+	n := 24 + len(p) + len(data)
+	for _, a := range acl {
+		n += 12 + len(a.Scheme) + len(a.ID)
+	}
+	return n
+}
+
+// snapState follows an open snapshot: which standby paths it mentioned, and the
+// counters its nodes asked for (carried at snapshot-end).
+type snapState struct {
+	id        uint64
+	beginSeq  uint64
+	mentioned map[string]struct{}
+	targets   padTargets
+}
+
+// planner turns journal messages into plans against the standby tree. Planning
+// changes the tree (undoably) and the running checkpoint as if the plan were
+// applied; the applier commits or takes the plan back.
+type planner struct {
+	tree *standbyTree
+	m    pathMapper
+	conn *zk.Conn
+	cp   Checkpoint // running: as if every planned message were applied
+	snap *snapState
+}
+
+// plannerState is what a plan changes outside the tree.
+type plannerState struct {
+	cp   Checkpoint
+	snap *snapState
+}
+
+func (pl *planner) save() plannerState     { return plannerState{pl.cp.clone(), pl.snap} }
+func (pl *planner) restore(s plannerState) { pl.cp, pl.snap = s.cp, s.snap }
+
+var worldACL = zk.WorldACL(zk.PermAll)
+
+// plan plans msg. With mentionOnly (a message applied before a restart, read
+// again to rebuild an open snapshot's mentions) nothing is planned but the
+// snapshot bookkeeping.
+func (pl *planner) plan(msg journal.Message, mentionOnly bool) (*msgPlan, error) {
+	mp := &msgPlan{seq: msg.Seq, firstSeq: msg.FirstSeq, countBefore: pl.tree.count, targets: padTargets{}}
+	if mp.firstSeq == 0 {
+		mp.firstSeq = msg.Seq
+	}
+	for i := range msg.Events {
+		ev := &msg.Events[i]
+		if ev.Epoch < pl.cp.Epoch {
+			return nil, fmt.Errorf("%w: sequence %d has epoch %d, the standby follows epoch %d", ErrEventEpoch, msg.Seq, ev.Epoch, pl.cp.Epoch)
+		}
+		if !mentionOnly {
+			pl.cp.Epoch = ev.Epoch
+		}
+		if err := pl.event(mp, ev, mentionOnly); err != nil {
+			return nil, err
+		}
+	}
+	if mentionOnly {
+		return mp, nil
+	}
+	pl.cp.Seq = msg.Seq
+	pl.cp.Applied += uint64(mp.events)
+	mp.cp = pl.cp.clone()
+	return mp, nil
+}
+
+func (pl *planner) event(mp *msgPlan, ev *journal.Event, mentionOnly bool) error {
+	switch ev.Kind {
+	case journal.KindHeartbeat:
+		if !mentionOnly {
+			if ev.Zxid > pl.cp.WatermarkZxid {
+				pl.cp.WatermarkZxid = ev.Zxid
+			}
+			pl.cp.WatermarkTime = ev.Time
+			mp.events++
+		}
+		return nil
+	case journal.KindSnapshotBegin:
+		pl.snap = &snapState{id: ev.Snapshot, beginSeq: mp.firstSeq, mentioned: map[string]struct{}{}, targets: padTargets{}}
+		if !mentionOnly {
+			pl.cp.Snapshot = &SnapshotMark{ID: ev.Snapshot, BeginSeq: mp.firstSeq}
+			mp.events++
+		}
+		return nil
+	case journal.KindSnapshotEnd:
+		if mentionOnly {
+			pl.snap = nil
+			return nil
+		}
+		mp.events++
+		return pl.snapshotEnd(mp, ev)
+	}
+	dst, ok := pl.m.toDest(ev.Path)
+	if !ok {
+		return nil // out of scope: the source filters too; never touch /zookeeper or /zkdr
+	}
+	targets := mp.targets
+	if pl.snap != nil {
+		targets = pl.snap.targets
+		if ev.Kind != journal.KindDelete {
+			pl.snap.mentioned[dst] = struct{}{}
+		}
+	}
+	if ev.Kind != journal.KindDelete {
+		eventTargets(targets, dst, ev)
+	}
+	if mentionOnly {
+		return nil
+	}
+	mp.events++
+	switch ev.Kind {
+	case journal.KindCreate, journal.KindUpdate, journal.KindSnapshotNode, journal.KindACL:
+		return pl.ensure(mp, dst, ev)
+	case journal.KindDelete:
+		pl.deleteSubtree(mp, dst)
+		return nil
+	default:
+		return fmt.Errorf("%w: sequence %d: unknown event kind %d", ErrApply, mp.seq, ev.Kind)
+	}
+}
+
+// ensure makes dst exist with the event's state. Idempotent translation:
+//   - missing: create it (parents first, as plain persistent nodes with an open
+//     ACL; their own events, which the source publishes first, normally made
+//     them already);
+//   - present with the same mode: set its data (and ACL when it differs);
+//   - a create or snapshot-node whose mode differs from the mode the applier
+//     created the standby's node with: the standby holds another incarnation (a
+//     node's mode never changes in place), so it is deleted with its subtree and
+//     created again. Standby czxids are the standby's own zxids and say nothing
+//     about the primary's incarnations; a same-mode re-creation on the primary
+//     reaches the standby as delete events for the old children, which the
+//     source publishes. Nodes the applier did not create in this process have an
+//     unknown mode (ZooKeeper shows container and TTL nodes with ephemeralOwner
+//     0) and are never replaced on a mode difference.
+func (pl *planner) ensure(mp *msgPlan, dst string, ev *journal.Event) error {
+	mode := ev.Mode
+	if mode == journal.ModeEphemeral {
+		mode = journal.ModePersistent // replicated ephemerals become persistent nodes
+	}
+	n := pl.tree.get(dst)
+	full := ev.Kind == journal.KindCreate || ev.Kind == journal.KindSnapshotNode
+	if n != nil && full && n.mode != modeUnknown && n.mode != mode && dst != "/" {
+		pl.deleteSubtree(mp, dst)
+		n = nil
+	}
+	if n == nil {
+		pl.ensureParents(mp, parentPath(dst))
+		pl.create(mp, dst, ev.Data, ev.ACL, mode, ev.TTL)
+		return nil
+	}
+	if ev.Kind != journal.KindACL {
+		mp.emit(&zk.SetDataRequest{Path: dst, Data: ev.Data, Version: -1}, opSize(dst, ev.Data, nil))
+	}
+	if len(ev.ACL) > 0 {
+		return pl.ensureACL(mp, dst, n, ev.ACL)
+	}
+	return nil
+}
+
+func (pl *planner) ensureParents(mp *msgPlan, p string) {
+	if p == "/" || pl.tree.get(p) != nil {
+		return
+	}
+	pl.ensureParents(mp, parentPath(p))
+	pl.create(mp, p, nil, nil, journal.ModePersistent, 0)
+}
+
+func (pl *planner) create(mp *msgPlan, p string, data []byte, acl []zk.ACL, mode journal.Mode, ttl int64) {
+	if len(acl) == 0 {
+		acl = worldACL
+	}
+	switch mode {
+	case journal.ModeContainer:
+		mp.emitDirect(func(ctx context.Context, conn *zk.Conn) error {
+			_, err := conn.CreateContainer(p, data, zk.FlagContainer, acl)
+			return createResult(conn, p, data, acl, err)
+		})
+	case journal.ModeTTL:
+		d := time.Duration(ttl) * time.Millisecond
+		mp.emitDirect(func(ctx context.Context, conn *zk.Conn) error {
+			_, err := conn.CreateTTL(p, data, zk.FlagTTL, acl, d)
+			return createResult(conn, p, data, acl, err)
+		})
+	default:
+		mp.emit(&zk.CreateRequest{Path: p, Data: data, Acl: acl}, opSize(p, data, acl))
+	}
+	pl.tree.add(p, &tnode{mode: mode, aclSum: aclSum(acl)})
+	if parent := pl.tree.get(parentPath(p)); parent != nil && p != "/" {
+		pl.tree.setCounter(parent, parent.counter+1)
+	}
+}
+
+// createResult translates a direct create's outcome: a node that exists already
+// gets the data and ACL instead; a standby without extended types says so.
+func createResult(conn *zk.Conn, p string, data []byte, acl []zk.ACL, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, zk.ErrNodeExists):
+		if _, err := conn.Set(p, data, -1); err != nil {
+			return fmt.Errorf("set %s: %w", p, err)
+		}
+		if _, err := conn.SetACL(p, acl, -1); err != nil {
+			return fmt.Errorf("set acl %s: %w", p, err)
+		}
+		return nil
+	case isUnimplemented(err):
+		return fmt.Errorf("create ttl node %s: %w", p, ErrExtendedTypesDisabled)
+	default:
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+}
+
+// isUnimplemented recognises ZooKeeper's UNIMPLEMENTED (-6) and the marshalling
+// error (-5) a server without extended types answers to a TTL create;
+// go-zookeeper has no sentinel for either.
+func isUnimplemented(err error) bool {
+	s := err.Error()
+	return s == "unknown error: -6" || s == "unknown error: -5"
+}
+
+func (pl *planner) ensureACL(mp *msgPlan, p string, n *tnode, acl []zk.ACL) error {
+	want := aclSum(acl)
+	if n.aclSum == 0 {
+		// Not known since the walk: read it once.
+		have, _, err := pl.conn.GetACL(p)
+		switch {
+		case err == nil:
+			pl.tree.setACL(n, aclSum(have))
+		case errors.Is(err, zk.ErrNoNode):
+			// The tree is stale; the SetACL below fails and the batch is redone.
+		default:
+			return fmt.Errorf("read acl %s: %w", p, err)
+		}
+	}
+	if n.aclSum == want {
+		return nil
+	}
+	mp.emitDirect(func(ctx context.Context, conn *zk.Conn) error {
+		if _, err := conn.SetACL(p, acl, -1); err != nil {
+			return fmt.Errorf("set acl %s: %w", p, err)
+		}
+		return nil
+	})
+	pl.tree.setACL(n, want)
+	return nil
+}
+
+// deleteSubtree deletes p and everything below it, children first.
+func (pl *planner) deleteSubtree(mp *msgPlan, p string) {
+	if pl.tree.get(p) == nil || p == "/" {
+		return // delete on missing = nothing
+	}
+	for _, q := range pl.tree.subtree(p) {
+		mp.emit(&zk.DeleteRequest{Path: q, Version: -1}, opSize(q, nil, nil))
+		if len(mp.sample) < 10 {
+			mp.sample = append(mp.sample, q)
+		}
+	}
+	mp.deletes += pl.tree.remove(p)
+}
+
+// snapshotEnd deletes every replicated standby node the snapshot did not
+// mention (nor any node below it), then carries the counters the snapshot
+// asked for.
+func (pl *planner) snapshotEnd(mp *msgPlan, ev *journal.Event) error {
+	snap := pl.snap
+	pl.snap = nil
+	pl.cp.Snapshot = nil
+	if snap == nil || snap.id != ev.Snapshot {
+		// The begin was never seen (or belongs to another snapshot): deleting on
+		// partial knowledge could wipe live nodes, so this end deletes nothing.
+		return nil
+	}
+	keep := map[string]struct{}{}
+	for p := range snap.mentioned {
+		for q := p; ; q = parentPath(q) {
+			if _, ok := keep[q]; ok {
+				break
+			}
+			keep[q] = struct{}{}
+			if q == "/" {
+				break
+			}
+		}
+	}
+	var doomed []string
+	for _, p := range pl.tree.replicated() {
+		if _, ok := keep[p]; ok {
+			continue
+		}
+		if _, ok := keep[parentPath(p)]; ok || pl.tree.get(parentPath(p)) == nil || !pl.tree.get(parentPath(p)).inScope {
+			doomed = append(doomed, p) // the top of an unmentioned subtree
+		}
+	}
+	sort.Strings(doomed)
+	for _, p := range doomed {
+		pl.deleteSubtree(mp, p)
+	}
+	for p, target := range snap.targets {
+		raiseTarget(mp.targets, p, target)
+	}
+	return nil
+}
+
+// padOpsFor returns the pad pairs a set of targets needs now, and raises the
+// tree's counters accordingly.
+func (pl *planner) padOpsFor(targets padTargets) []any {
+	parents := make([]string, 0, len(targets))
+	for p := range targets {
+		parents = append(parents, p)
+	}
+	sort.Strings(parents)
+	var ops []any
+	for _, p := range parents {
+		k := pl.tree.shortfall(p, targets[p])
+		if k == 0 {
+			continue
+		}
+		ops = append(ops, padOps(p, k)...)
+		n := pl.tree.get(p)
+		pl.tree.setCounter(n, n.counter+int32(k))
+	}
+	return ops
+}

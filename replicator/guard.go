@@ -1,0 +1,136 @@
+package replicator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Guard states in /zkdr/guard.
+const (
+	GuardPaused   = "paused"
+	GuardReleased = "released"
+)
+
+// GuardState is the JSON in /zkdr/guard while the delete guard holds a batch.
+// zkdr status shows it; ReleaseGuard flips State to released.
+type GuardState struct {
+	State  string `json:"state"`
+	Stream string `json:"stream"`
+	// FirstSeq..LastSeq are the journal messages of the paused batch. A release
+	// applies to the batch that starts at FirstSeq, also after a restart.
+	FirstSeq   uint64    `json:"first_seq"`
+	LastSeq    uint64    `json:"last_seq"`
+	Deletes    int       `json:"deletes"`
+	Replicated int       `json:"replicated"`
+	Share      float64   `json:"share"`
+	Sample     []string  `json:"sample,omitempty"`
+	Since      time.Time `json:"since"`
+	ReleasedAt time.Time `json:"released_at,omitzero"`
+}
+
+// guardTrips reports whether deleting deletes of replicated nodes crosses the
+// configured share (and the minimum, so small trees do not trip on every delete).
+func guardTrips(deletes, replicated int, share float64, minNodes int) bool {
+	return deletes > minNodes && float64(deletes) > share*float64(replicated)
+}
+
+// readGuard returns the guard node's state and version; ok is false when there
+// is none.
+func readGuard(conn *zk.Conn) (g GuardState, version int32, ok bool, err error) {
+	data, st, err := conn.Get(GuardPath)
+	if errors.Is(err, zk.ErrNoNode) {
+		return GuardState{}, 0, false, nil
+	}
+	if err != nil {
+		return GuardState{}, 0, false, fmt.Errorf("read %s: %w", GuardPath, err)
+	}
+	if err := json.Unmarshal(data, &g); err != nil {
+		return GuardState{}, 0, false, fmt.Errorf("decode %s: %w", GuardPath, err)
+	}
+	return g, st.Version, true, nil
+}
+
+// ReadGuard returns the delete guard's state; ok is false when it is not engaged.
+func ReadGuard(ctx context.Context, conn *zk.Conn) (GuardState, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return GuardState{}, false, err
+	}
+	g, _, ok, err := readGuard(conn)
+	return g, ok, err
+}
+
+// ReleaseGuard lets a paused applier proceed with exactly the batch it holds.
+func ReleaseGuard(ctx context.Context, conn *zk.Conn) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	g, v, ok, err := readGuard(conn)
+	if err != nil {
+		return err
+	}
+	if !ok || g.State != GuardPaused {
+		return ErrGuardNotPaused
+	}
+	g.State = GuardReleased
+	g.ReleasedAt = time.Now().UTC()
+	b, _ := json.Marshal(g)
+	if _, err := conn.Set(GuardPath, b, v); err != nil {
+		return fmt.Errorf("release guard: %w", err)
+	}
+	return nil
+}
+
+// holdGuard pauses until the batch starting at g.FirstSeq is released. It
+// writes the paused state (unless a release for this batch is already there)
+// and returns the guard node's version, which the batch's Multi deletes with a
+// version check.
+func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (int32, error) {
+	have, v, ok, err := readGuard(conn)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case ok && have.FirstSeq == g.FirstSeq && have.Stream == g.Stream && have.State == GuardReleased:
+		return v, nil
+	case ok && have.FirstSeq == g.FirstSeq && have.Stream == g.Stream:
+		// Paused before a restart: keep waiting on the same node.
+	default:
+		b, _ := json.Marshal(g)
+		if ok {
+			if _, err := conn.Set(GuardPath, b, v); err != nil {
+				return 0, fmt.Errorf("write %s: %w", GuardPath, err)
+			}
+		} else if _, err := conn.Create(GuardPath, b, 0, worldACL); err != nil {
+			return 0, fmt.Errorf("write %s: %w", GuardPath, err)
+		}
+	}
+	a.log.Warn("delete guard paused the applier; run `zkdr guard release` to proceed",
+		"deletes", g.Deletes, "replicated-nodes", g.Replicated, "share", g.Share,
+		"first-seq", g.FirstSeq, "last-seq", g.LastSeq, "sample", g.Sample)
+	a.setGuard(&g)
+	defer a.setGuard(nil)
+	for {
+		data, st, ch, err := conn.GetW(GuardPath)
+		if errors.Is(err, zk.ErrNoNode) {
+			return 0, fmt.Errorf("%w: %s was removed while paused; not releasing", ErrApply, GuardPath)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("watch %s: %w", GuardPath, err)
+		}
+		var now GuardState
+		if json.Unmarshal(data, &now) == nil && now.State == GuardReleased && now.FirstSeq == g.FirstSeq {
+			a.log.Info("delete guard released", "first-seq", g.FirstSeq, "deletes", g.Deletes)
+			return st.Version, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-ch:
+		}
+	}
+}
