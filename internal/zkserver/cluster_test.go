@@ -84,6 +84,9 @@ func retry(t *testing.T, timeout time.Duration, what string, op func() error) {
 }
 
 func TestStandaloneServes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts java")
+	}
 	c := StartT(t, Config{SuperDigest: "super:secret", ExtendedTypes: true})
 	if l, err := c.Leader(); err != nil || l != 0 {
 		t.Fatalf("Leader() = %d, %v", l, err)
@@ -150,7 +153,7 @@ func TestStandaloneServes(t *testing.T) {
 
 func TestEnsembleSurvivesLeaderKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts three java processes")
+		t.Skip("starts java")
 	}
 	start := time.Now()
 	c := StartT(t, Config{Servers: 3})
