@@ -22,6 +22,7 @@ import (
 	"github.com/zkdr/zkdr/internal/natsserver"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
+	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
 
@@ -174,10 +175,7 @@ func (p *pair) start(site string) *daemon {
 // startProcess runs a site's daemon as a real zkdr process with an HCL config file.
 func (p *pair) startProcess(site string) *daemon {
 	p.t.Helper()
-	cfgPath := filepath.Join(p.dir, site+".hcl")
-	if err := os.WriteFile(cfgPath, []byte(hclFor(p.cfg[site])), 0o600); err != nil {
-		p.t.Fatal(err)
-	}
+	cfgPath := p.configFile(site)
 	logPath := filepath.Join(p.dir, fmt.Sprintf("%s-%d.log", site, time.Now().UnixNano()))
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -216,6 +214,25 @@ func (p *pair) startProcess(site string) *daemon {
 		}
 	})
 	return dm
+}
+
+// configFile writes a site's config as an HCL file and returns its path.
+func (p *pair) configFile(site string) string {
+	p.t.Helper()
+	path := filepath.Join(p.dir, site+".hcl")
+	if err := os.WriteFile(path, []byte(hclFor(p.cfg[site])), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+// zkdr runs the zkdr binary with args and returns its combined output.
+func (p *pair) zkdr(args ...string) (string, error) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, zkdrBin, args...).CombinedOutput()
+	return string(out), err
 }
 
 func tail(s string, n int) string {
@@ -294,6 +311,9 @@ func (p *pair) waitConverged(timeout time.Duration) {
 	if !ok {
 		if len(diff) > 20 {
 			diff = diff[:20]
+		}
+		for _, d := range diff[:min(3, len(diff))] {
+			p.dumpHistory(d.Path)
 		}
 		p.t.Fatalf("west did not converge with east within %s (walk error: %v); first differences: %v", timeout, walkErr, diff)
 	}
@@ -382,4 +402,24 @@ func readCheckpoint(t *testing.T, c *zk.Conn) replicator.Checkpoint {
 		t.Fatalf("read checkpoint: %v", err)
 	}
 	return cp
+}
+
+// dumpHistory logs a path's state on both sites and every journal event about
+// it, to explain a divergence.
+func (p *pair) dumpHistory(path string) {
+	for _, s := range []string{"east", "west"} {
+		data, st, err := p.conn[s].Get(path)
+		if err != nil {
+			p.t.Logf("%s %s: %v", s, path, err)
+			continue
+		}
+		p.t.Logf("%s %s: data %q mzxid 0x%x version %d", s, path, data, st.Mzxid, st.Version)
+	}
+	readJournal(p.t, p.nats["west"].ClientURL(), journal.StreamName("east"), func(m journal.Message) {
+		for _, ev := range m.Events {
+			if ev.Path == path || strings.HasPrefix(path, ev.Path+"/") || ev.Kind == journal.KindSnapshotBegin || ev.Kind == journal.KindSnapshotEnd {
+				p.t.Logf("seq %d writer %s: %s %s data %q zxid 0x%x mzxid 0x%x czxid 0x%x", m.Seq, m.Writer, ev.Kind, ev.Path, ev.Data, ev.Zxid, ev.Stat.Mzxid, ev.Stat.Czxid)
+			}
+		}
+	})
 }

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/journal"
+	"github.com/zkdr/zkdr/replicator"
+)
+
+func init() {
+	register("status", "both sites: role, epoch, journal, applied sequence, watermark, lag, guard", runStatus)
+}
+
+// siteStatus is what status shows of one site. Secrets never enter it.
+type siteStatus struct {
+	Site       string                 `json:"site"`
+	Reachable  bool                   `json:"reachable"`
+	Role       string                 `json:"role,omitempty"`
+	Epoch      uint64                 `json:"epoch"`
+	Since      time.Time              `json:"since,omitzero"`
+	Journal    *streamStatus          `json:"journal,omitempty"` // this site's own stream
+	Mirror     *streamStatus          `json:"mirror,omitempty"`  // its mirror of the peer's stream
+	AppliedSeq uint64                 `json:"applied_seq,omitempty"`
+	Watermark  *watermark             `json:"watermark,omitempty"`
+	Guard      *replicator.GuardState `json:"delete_guard,omitempty"`
+	Errors     []string               `json:"errors,omitempty"`
+}
+
+type streamStatus struct {
+	Stream    string `json:"stream"`
+	FirstSeq  uint64 `json:"first_seq"`
+	LastSeq   uint64 `json:"last_seq"`
+	Epoch     uint64 `json:"epoch"`
+	MirrorLag uint64 `json:"mirror_lag,omitempty"`
+}
+
+type watermark struct {
+	Zxid   int64     `json:"zxid"`
+	Time   time.Time `json:"time"`
+	LagSec float64   `json:"lag_seconds"` // now - time: the RPO right now
+}
+
+func runStatus(ctx context.Context, args []string) error {
+	fs := newFlags("status")
+	path := fs.String("config", "", "site config file")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	sites := []siteStatus{
+		readSite(ctx, cfg, cfg.Site, cfg.ZooKeeper, cfg.NATS.Domain, cfg.Peer.Name),
+		readSite(ctx, cfg, cfg.Peer.Name, cfg.Peer.ZooKeeper, cfg.Peer.NATS.Domain, cfg.Site),
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sites)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tROLE\tEPOCH\tJOURNAL\tMIRROR\tAPPLIED\tWATERMARK\tLAG\tGUARD")
+	for _, s := range sites {
+		role := s.Role
+		if !s.Reachable {
+			role = "unreachable"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, role, s.Epoch,
+			streamCell(s.Journal), streamCell(s.Mirror), seqCell(s.AppliedSeq), wmCell(s.Watermark), lagCell(s.Watermark), guardCell(s.Guard))
+	}
+	tw.Flush()
+	for _, s := range sites {
+		for _, e := range s.Errors {
+			fmt.Printf("%s: %s\n", s.Site, e)
+		}
+	}
+	return nil
+}
+
+// readSite gathers one site's state from its ensemble and, through this site's
+// NATS, its JetStream domain.
+func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.ZooKeeper, domain, other string) siteStatus {
+	st := siteStatus{Site: site}
+	conn, err := dialSite(ctx, z, 10*time.Second)
+	if err != nil {
+		st.Errors = append(st.Errors, "zookeeper: "+err.Error())
+	} else {
+		defer conn.Close()
+		st.Reachable = true
+		if rec, _, err := failover.ReadRecord(ctx, conn); err == nil {
+			st.Role, st.Epoch, st.Since = string(rec.Role), rec.Epoch, rec.Since
+		} else if !errors.Is(err, failover.ErrNoRecord) {
+			st.Errors = append(st.Errors, "site record: "+err.Error())
+		}
+		if cp, err := replicator.ReadCheckpoint(ctx, conn); err == nil {
+			st.AppliedSeq = cp.Seq
+			if cp.WatermarkTime != 0 {
+				t := time.Unix(0, cp.WatermarkTime)
+				st.Watermark = &watermark{Zxid: cp.WatermarkZxid, Time: t, LagSec: time.Since(t).Seconds()}
+			}
+		}
+		if g, ok, err := replicator.ReadGuard(ctx, conn); err == nil && ok && g.State == replicator.GuardPaused {
+			st.Guard = &g
+		}
+	}
+	nc, err := dialNATS(cfg.NATS)
+	if err != nil {
+		st.Errors = append(st.Errors, "nats: "+err.Error())
+		return st
+	}
+	defer nc.Close()
+	js, err := jsFor(nc, domain)
+	if err != nil {
+		st.Errors = append(st.Errors, err.Error())
+		return st
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if in, err := journal.Info(sctx, js, journal.StreamName(site)); err == nil && in.Mirror == nil {
+		st.Journal = &streamStatus{Stream: in.Stream, FirstSeq: in.FirstSeq, LastSeq: in.LastSeq, Epoch: in.NewestEpoch}
+	}
+	if in, err := journal.Info(sctx, js, journal.StreamName(other)); err == nil && in.Mirror != nil {
+		st.Mirror = &streamStatus{Stream: in.Stream, FirstSeq: in.FirstSeq, LastSeq: in.LastSeq, Epoch: in.NewestEpoch, MirrorLag: in.Mirror.Lag}
+	}
+	return st
+}
+
+func streamCell(s *streamStatus) string {
+	if s == nil {
+		return "-"
+	}
+	c := fmt.Sprintf("%s %d..%d", s.Stream, s.FirstSeq, s.LastSeq)
+	if s.MirrorLag > 0 {
+		c += fmt.Sprintf(" (lag %d)", s.MirrorLag)
+	}
+	return c
+}
+
+func seqCell(n uint64) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
+func wmCell(w *watermark) string {
+	if w == nil {
+		return "-"
+	}
+	return fmt.Sprintf("0x%x", w.Zxid)
+}
+
+func lagCell(w *watermark) string {
+	if w == nil {
+		return "-"
+	}
+	return (time.Duration(w.LagSec * float64(time.Second))).Round(10 * time.Millisecond).String()
+}
+
+func guardCell(g *replicator.GuardState) string {
+	if g == nil {
+		return "ok"
+	}
+	return fmt.Sprintf("PAUSED (%d deletes of %d)", g.Deletes, g.Replicated)
+}
