@@ -53,16 +53,15 @@ func TestMain(m *testing.M) {
 // ZooKeeper process and embedded NATS JetStream in its own domain; west's
 // leafnode reaches east through a fault proxy.
 type pair struct {
-	t        *testing.T
-	zk       map[string]*zkserver.Cluster
-	nats     map[string]*natsserver.Server
-	link     *faultproxy.Proxy // west's leafnode connection to east
-	cfg      map[string]*configs.Config
-	conn     map[string]*zk.Conn // super-authenticated clients
-	daemons  map[string]*daemon
-	logger   hclog.Logger
-	dir      string
-	journalF func(*configs.Journal)
+	t       *testing.T
+	zk      map[string]*zkserver.Cluster
+	nats    map[string]*natsserver.Server
+	link    *faultproxy.Proxy // west's leafnode connection to east
+	cfg     map[string]*configs.Config
+	conn    map[string]*zk.Conn // super-authenticated clients
+	daemons map[string]*daemon
+	logger  hclog.Logger
+	dir     string
 }
 
 type pairOption func(*pairOptions)
@@ -72,7 +71,6 @@ type pairOptions struct {
 	tune      func(site string, c *configs.Config)
 }
 
-func withEnsembles() pairOption { return func(o *pairOptions) { o.zkServers = 3 } }
 func withConfig(f func(site string, c *configs.Config)) pairOption {
 	return func(o *pairOptions) { o.tune = f }
 }

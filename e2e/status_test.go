@@ -23,12 +23,16 @@ func TestStatusAndJournalInfo(t *testing.T) {
 		t.Fatalf("zkdr status: %v\n%s", err, out)
 	}
 	var sites []struct {
-		Site       string
-		Reachable  bool
-		Role       string
-		Epoch      uint64
-		Journal    *struct{ LastSeq uint64 `json:"last_seq"` }
-		Mirror     *struct{ LastSeq uint64 `json:"last_seq"` }
+		Site      string
+		Reachable bool
+		Role      string
+		Epoch     uint64
+		Journal   *struct {
+			LastSeq uint64 `json:"last_seq"`
+		}
+		Mirror *struct {
+			LastSeq uint64 `json:"last_seq"`
+		}
 		AppliedSeq uint64 `json:"applied_seq"`
 		Watermark  *struct {
 			Zxid   int64

@@ -1,5 +1,3 @@
-// Command zkdr keeps a warm standby of an Apache ZooKeeper ensemble in a second
-// datacenter, through a NATS JetStream journal. See README.md.
 package main
 
 import (
