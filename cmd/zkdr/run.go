@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
@@ -28,7 +31,18 @@ func runDaemon(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return d.Run(ctx)
+	g, ctx := errgroup.WithContext(ctx)
+	if cfg.Metrics.Listen != "" {
+		g.Go(func() error {
+			if err := d.ServeMetrics(ctx, cfg.Metrics.Listen); err != nil {
+				return fmt.Errorf("metrics on %s: %w", cfg.Metrics.Listen, err)
+			}
+			return nil
+		})
+		logger.Info("serving /metrics and /healthz", "listen", cfg.Metrics.Listen)
+	}
+	g.Go(func() error { return d.Run(ctx) })
+	return g.Wait()
 }
 
 // loadConfig loads --config; its errors already name file, line and field.

@@ -1,0 +1,137 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metricsCollector exposes a Daemon's status as Prometheus metrics. It reads
+// Status() at scrape time, so replication's hot paths carry no instrumentation.
+type metricsCollector struct {
+	d *Daemon
+
+	role, epoch                        *prometheus.Desc
+	published, indexNodes, hbZxid      *prometheus.Desc
+	applied, batches, redone, opByOp   *prometheus.Desc
+	appliedSeq, wmZxid, lag, guard     *prometheus.Desc
+	replicated, runnerErr, bootstrapNs *prometheus.Desc
+}
+
+func newMetricsCollector(d *Daemon) *metricsCollector {
+	site := prometheus.Labels{"site": d.cfg.Site}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("zkdr_"+name, help, labels, site)
+	}
+	return &metricsCollector{
+		d:           d,
+		role:        desc("role", "1 for the site's current role (active, standby, fenced).", "role"),
+		epoch:       desc("epoch", "Epoch of the site record."),
+		published:   desc("source_events_published_total", "Events the source published to the journal."),
+		indexNodes:  desc("source_index_nodes", "Znodes in the source's index (the replicated tree)."),
+		hbZxid:      desc("source_heartbeat_zxid", "Zxid of the last heartbeat the source published."),
+		bootstrapNs: desc("source_bootstrap_seconds", "How long the source's first walk took."),
+		applied:     desc("applier_events_applied_total", "Events the applier wrote into the standby."),
+		batches:     desc("applier_batches_total", "Multi transactions that carried a checkpoint."),
+		redone:      desc("applier_batches_redone_total", "Batches planned again after the standby refused them."),
+		opByOp:      desc("applier_messages_op_by_op_total", "Messages applied op by op as a last resort."),
+		appliedSeq:  desc("applier_applied_sequence", "Last journal sequence applied (the checkpoint's)."),
+		wmZxid:      desc("applier_watermark_zxid", "Primary zxid of the last heartbeat applied: the standby holds every change up to it."),
+		lag:         desc("replication_lag_seconds", "Now minus the primary time of the last heartbeat applied: the RPO right now."),
+		guard:       desc("delete_guard_paused", "1 while the delete guard holds a batch."),
+		replicated:  desc("applier_replicated_nodes", "Replicated nodes on the standby."),
+		runnerErr:   desc("last_error", "1 while the site's runner is stopped by an error."),
+	}
+}
+
+func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(c, ch)
+}
+
+func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.d.Status()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	for _, r := range []Role{RoleActive, RoleStandby, RoleFenced} {
+		v := 0.0
+		if st.Role == r {
+			v = 1
+		}
+		gauge(c.role, v, string(r))
+	}
+	gauge(c.epoch, float64(st.Epoch))
+	errv := 0.0
+	if st.LastErr != "" {
+		errv = 1
+	}
+	gauge(c.runnerErr, errv)
+	if s := st.Source; s != nil {
+		counter(c.published, float64(s.EventsPublished))
+		gauge(c.indexNodes, float64(s.IndexSize))
+		gauge(c.hbZxid, float64(s.LastHeartbeatZxid))
+		gauge(c.bootstrapNs, s.BootstrapDuration.Seconds())
+	}
+	if a := st.Applier; a != nil {
+		counter(c.applied, float64(a.EventsApplied))
+		counter(c.batches, float64(a.Batches))
+		counter(c.redone, float64(a.Redone))
+		counter(c.opByOp, float64(a.OpByOp))
+		gauge(c.appliedSeq, float64(a.AppliedSeq))
+		gauge(c.wmZxid, float64(a.WatermarkZxid))
+		gauge(c.replicated, float64(a.Replicated))
+		if !a.WatermarkTime.IsZero() {
+			gauge(c.lag, time.Since(a.WatermarkTime).Seconds())
+		}
+		g := 0.0
+		if a.Guard != nil {
+			g = 1
+		}
+		gauge(c.guard, g)
+	}
+}
+
+// ServeMetrics serves /metrics (Prometheus) and /healthz (200 while the site's
+// runner has no error, 503 with the status otherwise) on listen until ctx ends.
+func (d *Daemon) ServeMetrics(ctx context.Context, listen string) error {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(newMetricsCollector(d)); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		st := d.Status()
+		w.Header().Set("Content-Type", "application/json")
+		if st.LastErr != "" || st.Role == "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"site": st.Site, "role": st.Role, "epoch": st.Epoch, "error": st.LastErr,
+		})
+	})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
