@@ -274,11 +274,11 @@ applier {
   delete_guard_share = %g
   delete_guard_min_nodes = %d
 }
-metrics { listen = "" }
+metrics { listen = %q }
 log { level = "debug" }
 `, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain,
 		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain, c.Journal.MaxMsgs, c.Source.HeartbeatInterval,
-		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes)
+		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.Metrics.Listen)
 }
 
 func init() {

@@ -2,18 +2,28 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkdr/zkdr/configs"
 )
 
 // zkdr status and journal info show both sites' numbers in a running pair, and
 // no credential appears in their output.
 func TestStatusAndJournalInfo(t *testing.T) {
-	p := newPair(t)
+	metricsAddr := freeAddr(t)
+	p := newPair(t, withConfig(func(site string, c *configs.Config) {
+		if site == "west" {
+			c.Metrics.Listen = metricsAddr
+		}
+	}))
 	mustCreate(t, p.conn["east"], "/st", []byte("x"), 0, nil)
 	p.start("east")
-	p.start("west")
+	p.startProcess("west")
 	p.waitConverged(2 * time.Minute)
 	waitFor(t, time.Minute, "a watermark on west", func() bool { return readCheckpoint(t, p.conn["west"]).WatermarkZxid != 0 })
 
@@ -64,11 +74,45 @@ func TestStatusAndJournalInfo(t *testing.T) {
 	if err != nil || !strings.Contains(events, `path="/st"`) || !strings.Contains(events, "kind=heartbeat") {
 		t.Fatalf("zkdr journal inspect: %v\n%s", err, events)
 	}
+	metrics := httpGet(t, "http://"+metricsAddr+"/metrics", 200)
+	for _, want := range []string{`zkdr_role{role="standby",site="west"} 1`, "zkdr_replication_lag_seconds{", "zkdr_applier_applied_sequence{", "zkdr_delete_guard_paused{site=\"west\"} 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+	health := httpGet(t, "http://"+metricsAddr+"/healthz", 200)
 	secret := strings.SplitN(superAuth, ":", 2)[1]
-	for name, o := range map[string]string{"status": out + text, "journal info": info, "journal inspect": events} {
+	for name, o := range map[string]string{"status": out + text, "journal info": info, "journal inspect": events, "metrics": metrics + health} {
 		if strings.Contains(o, secret) {
 			t.Fatalf("zkdr %s printed the ZooKeeper credential", name)
 		}
 	}
 	t.Logf("zkdr status:\n%s", text)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// httpGet polls url until it answers with status want and returns the body.
+func httpGet(t *testing.T, url string, want int) string {
+	t.Helper()
+	var body string
+	waitFor(t, time.Minute, url, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == want
+	})
+	return body
 }
