@@ -17,6 +17,11 @@ const heartbeatPath = "/zkdr/heartbeat"
 // read back with a new watch (hbArmed): the read after a notification then returns
 // exactly the write that caused it, so the published zxid W is that write's and
 // every notification for a zxid below W came earlier on the same session.
+//
+// The watch is set again, under a new generation, only when it is surely gone
+// (session expiry) or a write's notification is long overdue; a read for a
+// notification of an older generation is discarded, since it may return a later
+// write than the one that caused it.
 func (s *Source) heartbeatLoop(ctx context.Context) error {
 	if err := s.waitBootstrapped(ctx); err != nil {
 		return nil
@@ -26,34 +31,41 @@ func (s *Source) heartbeatLoop(ctx context.Context) error {
 	}
 	t := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer t.Stop()
+	overdue := max(30*time.Second, 10*s.cfg.HeartbeatInterval)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		if !s.hbArmed.CompareAndSwap(true, false) {
-			// The watch or its notification was lost (session expiry, or a write
-			// that failed on a broken connection): set it again after a while.
-			if time.Since(time.Unix(0, s.hbWritten.Load())) > 5*s.cfg.HeartbeatInterval {
-				if err := s.armHeartbeat(ctx); err != nil {
-					return ignoreDone(ctx, err)
-				}
-			}
-			continue
-		}
-		now := time.Now().UnixNano()
-		s.hbWritten.Store(now)
-		_, err := s.conn.Set(heartbeatPath, []byte(strconv.FormatInt(now, 10)), -1)
-		if errors.Is(err, zk.ErrNoNode) {
-			s.hbArmed.Store(true) // armHeartbeat recreates it below on the next tick
+		if s.hbRearm.Swap(false) || (!s.hbArmed.Load() && time.Since(time.Unix(0, s.hbWritten.Load())) > overdue) {
 			if err := s.armHeartbeat(ctx); err != nil {
 				return ignoreDone(ctx, err)
 			}
+		}
+		if !s.hbArmed.CompareAndSwap(true, false) {
 			continue
 		}
-		if err != nil {
-			s.log.Debug("heartbeat write failed", "error", err)
+		now := time.Now().UnixNano()
+		data := []byte(strconv.FormatInt(now, 10))
+		s.hbWritten.Store(now)
+		_, err := s.conn.Set(heartbeatPath, data, -1)
+		switch {
+		case err == nil:
+		case errors.Is(err, zk.ErrNoNode):
+			if err := s.armHeartbeat(ctx); err != nil {
+				return ignoreDone(ctx, err)
+			}
+		default:
+			// The write may or may not have happened. If it did, its notification
+			// comes; if not, the watch is still set and nothing will fire.
+			cur, _, rerr := s.getW(ctx, heartbeatPath)
+			if rerr != nil {
+				return ignoreDone(ctx, rerr)
+			}
+			if string(cur) != string(data) {
+				s.hbArmed.Store(true)
+			}
 		}
 	}
 }
@@ -72,6 +84,7 @@ func (s *Source) armHeartbeat(ctx context.Context) error {
 			return err
 		}
 	}
+	s.hbGen.Add(1)
 	if _, _, err := s.getW(ctx, heartbeatPath); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
@@ -80,9 +93,12 @@ func (s *Source) armHeartbeat(ctx context.Context) error {
 	return nil
 }
 
-// readHeartbeat follows the heartbeat's notification.
-func (s *Source) readHeartbeat(ctx context.Context) result {
+// readHeartbeat follows the heartbeat's notification, dispatched in generation gen.
+func (s *Source) readHeartbeat(ctx context.Context, gen uint64) result {
 	data, st, err := s.getW(ctx, heartbeatPath)
+	if s.hbGen.Load() != gen {
+		return result{kind: resNodes} // the watch was set again meanwhile: W is unknown
+	}
 	if errors.Is(err, zk.ErrNoNode) {
 		return result{kind: resNodes} // deleted by someone: the loop recreates it
 	}

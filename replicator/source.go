@@ -116,8 +116,10 @@ type Source struct {
 	conn  *zk.Conn // the watching session, set by Run
 	group *errgroup.Group
 
-	hbArmed   atomic.Bool  // a watch is set on the heartbeat node and no write is outstanding
-	hbWritten atomic.Int64 // unix nanos of the last heartbeat write attempt
+	hbArmed   atomic.Bool   // a watch is set on the heartbeat node and no write is outstanding
+	hbWritten atomic.Int64  // unix nanos of the last heartbeat write attempt
+	hbGen     atomic.Uint64 // bumped whenever the heartbeat watch is set anew
+	hbRearm   atomic.Bool   // the session expired: the heartbeat watch is gone
 
 	published, retries, expiries, walkCount atomic.Uint64
 	statsMu                                 sync.Mutex

@@ -54,6 +54,7 @@ func (s *Source) dispatchLoop(ctx context.Context) error {
 				case zk.StateExpired:
 					expired = true
 					s.expiries.Add(1)
+					s.hbRearm.Store(true)
 					s.log.Warn("zookeeper session expired: watches are lost, re-walking when a new session is up")
 				case zk.StateHasSession:
 					if expired {
@@ -77,7 +78,8 @@ func (s *Source) dispatch(ctx context.Context, ev zk.Event) error {
 	p := ev.Path
 	if p == heartbeatPath {
 		if ev.Type == zk.EventNodeDataChanged {
-			return s.startTask(ctx, s.readHeartbeat)
+			gen := s.hbGen.Load()
+			return s.startTask(ctx, func(ctx context.Context) result { return s.readHeartbeat(ctx, gen) })
 		}
 		return nil
 	}
@@ -125,7 +127,8 @@ func (s *Source) readData(ctx context.Context, p string) result {
 	n := nodeRead{path: p}
 	data, st, err := s.getW(ctx, p)
 	if errors.Is(err, zk.ErrNoNode) {
-		return result{kind: resNodes, nodes: []nodeRead{n}}
+		// Deleted since: publish that here, before anything notified later.
+		return s.readIfExists(ctx, p)
 	}
 	if err != nil {
 		return result{err: err}
@@ -148,7 +151,7 @@ func (s *Source) readData(ctx context.Context, p string) result {
 func (s *Source) readChildren(ctx context.Context, p string) result {
 	kids, st, err := s.childrenW(ctx, p)
 	if errors.Is(err, zk.ErrNoNode) {
-		return result{kind: resNodes, nodes: []nodeRead{{path: p}}}
+		return s.readIfExists(ctx, p)
 	}
 	if err != nil {
 		return result{err: err}
@@ -168,11 +171,29 @@ func (s *Source) readChildren(ctx context.Context, p string) result {
 	return result{kind: resNodes, nodes: nodes}
 }
 
-// readIfExists follows a deleted/created notification. A plain Exists first: a
-// watched read of a missing path would leave an exist watch behind for every
-// deleted node.
+// readIfExists follows a deleted/created notification. Plain Exists calls, not
+// watched ones: a watched read of a missing path would leave an exist watch behind
+// for every deleted node. The parent's pzxid is read first, so a missing node
+// proves that every incarnation created at or before it is gone.
 func (s *Source) readIfExists(ctx context.Context, p string) result {
-	var ok bool
+	var (
+		ok     bool
+		parent *zk.Stat
+		asOf   int64
+	)
+	if !isRoot(s.roots, p) {
+		err := s.retry(ctx, "exists", parentPath(p), func() (err error) {
+			ok, parent, err = s.conn.Exists(parentPath(p))
+			return err
+		})
+		if err != nil {
+			return result{err: err}
+		}
+		if !ok {
+			return result{kind: resNodes} // the parent's own delete covers p
+		}
+		asOf = parent.Pzxid
+	}
 	err := s.retry(ctx, "exists", p, func() (err error) {
 		ok, _, err = s.conn.Exists(p)
 		return err
@@ -186,11 +207,12 @@ func (s *Source) readIfExists(ctx context.Context, p string) result {
 				return result{err: err}
 			}
 		}
-		return result{kind: resNodes, nodes: []nodeRead{{path: p}}}
+		return result{kind: resNodes, nodes: []nodeRead{{path: p, absentAsOf: asOf}}}
 	}
 	nodes, err := s.readSubtree(ctx, p)
 	if err != nil {
 		return result{err: err}
 	}
+	nodes[0].absentAsOf = asOf // if it was deleted after all
 	return result{kind: resNodes, nodes: nodes}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -174,7 +175,11 @@ func sourceWaitFor(t testing.TB, timeout time.Duration, what string, cond func()
 }
 
 func testLogger(t testing.TB, name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: name, Output: zkserver.TestWriter{T: t}, Level: hclog.Info})
+	level := hclog.Info
+	if l := os.Getenv("ZKDR_TEST_LOG"); l != "" {
+		level = hclog.LevelFromString(l)
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: name, Output: zkserver.TestWriter{T: t}, Level: level})
 }
 
 func startZK(t testing.TB) *zkserver.Cluster {

@@ -22,8 +22,12 @@ type nodeRead struct {
 	acl     []zk.ACL // nil when not read
 	aclStat zk.Stat  // stat returned with acl
 	listed  bool     // children and listStat are valid
-	kids    []string
-	lstat   zk.Stat
+	vouched bool     // named by a listing of the parent applied just before (or by the walk)
+	// absentAsOf, for a missing node, is a parent pzxid read before the node was
+	// found missing: every incarnation created at or before it is gone.
+	absentAsOf int64
+	kids       []string
+	lstat      zk.Stat
 }
 
 type resultKind uint8
@@ -146,26 +150,36 @@ func (s *Source) apply(ctx context.Context, r result) error {
 	return nil
 }
 
-// applyNodes applies reads in order. With checkNew, children a listing shows that
-// are still unknown afterwards (their read raced with an earlier result) are read
-// now, on the spot: rare, and safe because later stale reads are dropped.
+// applyNodes applies reads in order. A listing applied here vouches for the
+// children it names, so their reads in the same result may create them. With
+// checkNew, children a listing names that are still unknown afterwards (their
+// read raced with an earlier result) are read now, on the spot: rare, and safe
+// because later stale reads are dropped.
 func (s *Source) applyNodes(ctx context.Context, nodes []nodeRead, snap uint64, checkNew bool) error {
+	vouched := map[string]struct{}{}
+	var listed []int
 	for i := range nodes {
-		if err := s.applyNode(ctx, &nodes[i], snap); err != nil {
+		n := &nodes[i]
+		if _, ok := vouched[n.path]; ok {
+			n.vouched = true
+		}
+		fresh, err := s.applyNode(ctx, n, snap)
+		if err != nil {
 			return err
+		}
+		if !fresh {
+			continue
+		}
+		listed = append(listed, i)
+		for _, k := range n.kids {
+			vouched[childPath(n.path, k)] = struct{}{}
 		}
 	}
 	if !checkNew {
 		return nil
 	}
-	for i := range nodes {
+	for _, i := range listed {
 		n := &nodes[i]
-		if !n.exists || !n.listed {
-			continue
-		}
-		if e, ok := s.idx.get(n.path); !ok || e.czxid != n.lstat.Czxid || e.skipped {
-			continue
-		}
 		for _, k := range n.kids {
 			c := childPath(n.path, k)
 			if _, ok := s.idx.get(c); ok || !s.cfg.Scope.Contains(c) || s.isPending(c) {
@@ -179,69 +193,81 @@ func (s *Source) applyNodes(ctx context.Context, nodes []nodeRead, snap uint64, 
 	return nil
 }
 
-// readAndApply reads p's subtree now and applies it.
+// readAndApply reads p's subtree now and applies it. A read made here is newer
+// than every read already applied, so no applied listing can contradict it.
 func (s *Source) readAndApply(ctx context.Context, p string, snap uint64) error {
 	sub, err := s.readSubtree(ctx, p)
 	if err != nil {
 		return err
 	}
+	sub[0].vouched = true
 	return s.applyNodes(ctx, sub, snap, true)
 }
 
 // applyNode compares one read with the index and publishes what changed. Reads can
 // be older than what is already published (reads are pipelined): a smaller czxid,
 // or the same czxid with a smaller mzxid, is stale and dropped; a larger czxid is a
-// delete and re-create.
-func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) error {
+// delete and re-create; an unknown node created no later than the newest listing
+// of its parent already applied, which did not name it, was deleted since. fresh
+// reports that n's listing was applied (it was not older than the last one).
+func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh bool, err error) {
 	root := isRoot(s.roots, n.path)
 	e, ok := s.idx.get(n.path)
 	if !n.exists {
 		// Deletes below a root show in the parent's listing; a root has no watched parent.
-		if root && ok {
-			return s.deletePath(ctx, n.path, e.mzxid, e.skipped)
+		if ok && (root || e.czxid <= n.absentAsOf) {
+			return false, s.deletePath(ctx, n.path, max(e.mzxid, n.absentAsOf), e.skipped)
 		}
-		return nil
-	}
-	if !root {
-		if _, pok := s.idx.get(parentPath(n.path)); !pok {
-			return nil // the parent is gone: so is this node
-		}
+		return false, nil
 	}
 	czxid := n.stat.Czxid
 	if !n.hasData {
 		czxid = n.lstat.Czxid
 	}
+	if !root {
+		pe, pok := s.idx.get(parentPath(n.path))
+		if !pok {
+			s.log.Trace("stale read dropped: parent gone", "zk-path", n.path)
+			return false, nil
+		}
+		if !ok && !n.vouched && czxid <= pe.pzxid {
+			s.log.Trace("stale read dropped: not in a newer listing", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid)
+			return false, nil
+		}
+	}
 	if ok && czxid < e.czxid {
-		return nil
+		s.log.Trace("stale read dropped: older incarnation", "zk-path", n.path, "czxid", czxid, "index-czxid", e.czxid)
+		return false, nil
 	}
 	if ok && czxid > e.czxid {
 		if err := s.deletePath(ctx, n.path, czxid, e.skipped); err != nil {
-			return err
+			return false, err
 		}
 		ok = false
 	}
 	if !ok && (!n.hasData || !n.listed) {
 		// Not enough to publish a create (a notification raced with a re-create):
 		// read the whole node and its subtree.
-		return s.readAndApply(ctx, n.path, snap)
+		return false, s.readAndApply(ctx, n.path, snap)
 	}
 	if n.hasData {
 		if err := s.applyData(ctx, n, e, ok, root, snap); err != nil {
-			return err
+			return false, err
 		}
 		e, ok = s.idx.get(n.path)
 	}
 	if n.listed && ok && !e.skipped {
 		return s.applyListing(ctx, n, e, root)
 	}
-	return nil
+	return false, nil
 }
 
 func (s *Source) applyData(ctx context.Context, n *nodeRead, e entry, known, root bool, snap uint64) error {
 	mode, ttl := modeOf(n.stat.EphemeralOwner)
 	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(n.path) == EphemeralSkip
 	if !known {
-		ne := entry{czxid: n.stat.Czxid, mzxid: n.stat.Mzxid, pzxid: n.stat.Pzxid,
+		// pzxid stays 0 here: applyListing sets it from the listing.
+		ne := entry{czxid: n.stat.Czxid, mzxid: n.stat.Mzxid,
 			cversion: n.stat.Cversion, aversion: n.stat.Aversion, skipped: skip}
 		if !skip {
 			if err := s.ensureACL(ctx, n); err != nil {
@@ -271,9 +297,6 @@ func (s *Source) applyData(ctx context.Context, n *nodeRead, e entry, known, roo
 	}
 	aclNew := n.acl != nil && n.aclStat.Aversion > e.aversion
 	e.mzxid = n.stat.Mzxid
-	if n.stat.Pzxid > e.pzxid {
-		e.pzxid, e.cversion = n.stat.Pzxid, n.stat.Cversion
-	}
 	if aclNew {
 		e.aversion, e.acl = n.aclStat.Aversion, s.idx.internACL(n.acl)
 	}
@@ -313,15 +336,18 @@ func (s *Source) ensureACL(ctx context.Context, n *nodeRead) error {
 
 // applyListing publishes deletes for known children missing from the listing. A
 // child created after the listing was taken (czxid > the listing's pzxid) is not
-// in it and is kept.
-func (s *Source) applyListing(ctx context.Context, n *nodeRead, e entry, root bool) error {
-	if n.lstat.Pzxid > e.pzxid {
-		e.pzxid, e.cversion = n.lstat.Pzxid, n.lstat.Cversion
-		s.idx.put(n.path, e, root)
+// in it and is kept. A listing older than the last one applied is ignored. The
+// entry's pzxid is the pzxid of the newest listing applied.
+func (s *Source) applyListing(ctx context.Context, n *nodeRead, e entry, root bool) (bool, error) {
+	if n.lstat.Pzxid < e.pzxid {
+		s.log.Trace("stale listing ignored", "zk-path", n.path, "pzxid", n.lstat.Pzxid, "index-pzxid", e.pzxid)
+		return false, nil
 	}
+	e.pzxid, e.cversion = n.lstat.Pzxid, n.lstat.Cversion
+	s.idx.put(n.path, e, root)
 	known := s.idx.children(n.path)
 	if len(known) == 0 {
-		return nil
+		return true, nil
 	}
 	present := make(map[string]struct{}, len(n.kids))
 	for _, k := range n.kids {
@@ -337,10 +363,10 @@ func (s *Source) applyListing(ctx context.Context, n *nodeRead, e entry, root bo
 			continue
 		}
 		if err := s.deletePath(ctx, c, n.lstat.Pzxid, ce.skipped); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func (s *Source) deletePath(ctx context.Context, p string, zxid int64, skipped bool) error {

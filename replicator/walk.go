@@ -149,6 +149,7 @@ func (s *Source) walkNode(ctx context.Context, p string, bulk aclReader, snap ui
 		return nodeRead{}, err
 	}
 	n, err := s.readNode(ctx, p, bulk)
+	n.vouched = true // by the parent's listing in the walk
 	if err == nil && !n.exists && isRoot(s.roots, p) {
 		err = s.watchRoot(ctx, p)
 	}
@@ -157,54 +158,64 @@ func (s *Source) walkNode(ctx context.Context, p string, bulk aclReader, snap ui
 }
 
 // readNode reads p's data with a data watch and its children with a child watch on
-// the watching session, and its ACL on bulk (checked against the data read's stat).
-// exists is false when p is gone, or was replaced between the reads: the data
-// watch already set reports that, and the re-read it causes publishes the new node.
+// the watching session, and its ACL on bulk (checked against the data read's
+// stat). When p is replaced between these reads, it starts over, so a node that
+// exists is returned whole; exists is false when p is gone.
 func (s *Source) readNode(ctx context.Context, p string, bulk aclReader) (nodeRead, error) {
-	n := nodeRead{path: p}
+	for attempt := 0; ; attempt++ {
+		n, replaced, err := s.readNodeOnce(ctx, p, bulk)
+		if !replaced || err != nil {
+			return n, err
+		}
+		if attempt == 10 {
+			// Re-created faster than it can be read: the data watch already set
+			// reports the next change, whose read publishes it.
+			return nodeRead{path: p}, nil
+		}
+	}
+}
+
+func (s *Source) readNodeOnce(ctx context.Context, p string, bulk aclReader) (n nodeRead, replaced bool, err error) {
+	n = nodeRead{path: p}
 	data, st, err := s.getW(ctx, p)
 	if errors.Is(err, zk.ErrNoNode) {
-		return n, nil
+		return n, false, nil
 	}
 	if err != nil {
-		return n, err
+		return n, false, err
 	}
 	n.exists, n.hasData, n.stat, n.data = true, true, *st, data
 	if mode, _ := modeOf(st.EphemeralOwner); mode == journal.ModeEphemeral {
 		// Ephemerals have no children; a skipped one needs no ACL either.
 		n.listed = true
 		if s.cfg.Scope.EphemeralPolicyFor(p) == EphemeralSkip {
-			return n, nil
+			return n, false, nil
 		}
 	} else {
 		kids, lst, err := s.childrenW(ctx, p)
-		if errors.Is(err, zk.ErrNoNode) {
-			return nodeRead{path: p}, nil
+		if errors.Is(err, zk.ErrNoNode) || err == nil && lst.Czxid != st.Czxid {
+			return n, true, nil
 		}
 		if err != nil {
-			return n, err
-		}
-		if lst.Czxid != st.Czxid {
-			return nodeRead{path: p}, nil
+			return n, false, err
 		}
 		n.listed, n.kids, n.lstat = true, kids, *lst
 	}
 	acl, ast, err := s.getACL(ctx, bulk, p)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return n, err
+		return n, false, err
 	}
 	if err != nil || ast.Czxid != st.Czxid || ast.Aversion < st.Aversion {
-		if acl, ast, err = s.getACL(ctx, s.conn, p); errors.Is(err, zk.ErrNoNode) {
-			return nodeRead{path: p}, nil
-		} else if err != nil {
-			return n, err
+		acl, ast, err = s.getACL(ctx, s.conn, p)
+		if errors.Is(err, zk.ErrNoNode) || err == nil && ast.Czxid != st.Czxid {
+			return n, true, nil
 		}
-		if ast.Czxid != st.Czxid {
-			return nodeRead{path: p}, nil
+		if err != nil {
+			return n, false, err
 		}
 	}
 	n.acl, n.aclStat = acl, *ast
-	return n, nil
+	return n, false, nil
 }
 
 // readSubtree reads p and everything below it in scope, parent first, on the
