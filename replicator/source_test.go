@@ -460,3 +460,51 @@ func TestSourcePublishErrorIsPermanent(t *testing.T) {
 		t.Fatalf("run returned %v, want the publish error wrapped in ErrPublish", err)
 	}
 }
+
+// TestSourceACLChanges: setACL fires no watch; the periodic re-read publishes it,
+// and a data change after a setACL carries the new ACL.
+func TestSourceACLChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real ZooKeeper")
+	}
+	zks := startZK(t)
+	admin := adminConn(t, zks.Servers())
+	mustCreate(t, admin, "/a", []byte("1"))
+	mustCreate(t, admin, "/b", []byte("1"))
+	pub := &fakePub{}
+	cfg := testSourceConfig(t, zks.Servers())
+	cfg.ACLRecheckInterval = 500 * time.Millisecond
+	src := runSource(t, cfg, pub)
+	sourceWaitFor(t, 60*time.Second, "bootstrap", func() bool { return src.Stats().Bootstrapped })
+
+	acl := zk.DigestACL(zk.PermRead|zk.PermAdmin, "bob", "pw")
+	if _, err := admin.SetACL("/a", acl, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetACL("/b", acl, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Set("/b", []byte("2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	want := readTree(t, admin)
+	var last []string
+	sourceWaitFor(t, 30*time.Second, "ACL changes in the journal", func() bool {
+		m := newModel()
+		replayInto(m, pub.snapshot()...)
+		last = diffTrees(want, m.nodes)
+		return len(last) == 0
+	})
+	kinds := map[string]journal.Kind{}
+	for _, ev := range pub.snapshot() {
+		if ev.Kind == journal.KindACL || ev.Kind == journal.KindUpdate {
+			kinds[ev.Path] = ev.Kind
+		}
+	}
+	if kinds["/a"] != journal.KindACL {
+		t.Errorf("/a: want an acl event, got %v", kinds["/a"])
+	}
+	if kinds["/b"] != journal.KindUpdate {
+		t.Errorf("/b: want an update carrying the ACL, got %v", kinds["/b"])
+	}
+}

@@ -1,0 +1,71 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zkdr/zkdr/internal/zktree"
+	"github.com/zkdr/zkdr/journal"
+)
+
+// countPub counts events and drops them.
+type countPub struct{ n atomic.Uint64 }
+
+func (p *countPub) Append(context.Context, journal.Event) error { p.n.Add(1); return nil }
+func (p *countPub) Flush(context.Context) error                 { return nil }
+
+// TestBootstrapRate measures the bootstrap walk on a 100k-znode tree (100 parents
+// of 1,000 children, 100 bytes each) with and without bulk sessions, next to an
+// independent plain walk (Get + GetACL + Children, 64 in flight, one session) in
+// the same run. Set ZKDR_BENCH=1 to run it; it prints figures, asserts none.
+func TestBootstrapRate(t *testing.T) {
+	if os.Getenv("ZKDR_BENCH") == "" {
+		t.Skip("set ZKDR_BENCH=1 to measure the bootstrap rate")
+	}
+	zks := startZK(t)
+	admin := adminConn(t, zks.Servers())
+	mustCreate(t, admin, "/bench", nil)
+	start := time.Now()
+	for i := 0; i < 100; i++ {
+		parent := fmt.Sprintf("/bench/d%04d", i)
+		mustCreate(t, admin, parent, nil)
+		createChildren(t, admin, parent, 1000, 100)
+	}
+	t.Logf("loaded 100,100 znodes in %v", time.Since(start))
+
+	start = time.Now()
+	tree, err := zktree.Walk(context.Background(), admin, "/bench", zktree.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := time.Since(start)
+	t.Logf("plain walk: %d znodes in %v = %.0f znodes/s", len(tree), plain, float64(len(tree))/plain.Seconds())
+
+	for _, c := range []struct{ bulk, conc int }{{0, 256}, {2, 256}, {3, 512}} {
+		cfg := testSourceConfig(t, zks.Servers())
+		cfg.BulkSessions, cfg.ReadConcurrency = c.bulk, c.conc
+		cfg.Scope = Scope{Include: []string{"/bench"}}
+		cfg.Logger = nil
+		pub := &countPub{}
+		src, err := NewSource(cfg, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- src.Run(ctx) }()
+		sourceWaitFor(t, 10*time.Minute, "bootstrap", func() bool { return src.Stats().Bootstrapped })
+		st := src.Stats()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("source bootstrap, %d bulk sessions, %d in flight: %d znodes in %v = %.0f znodes/s (%.2fx the plain walk), %d events",
+			c.bulk, c.conc, st.BootstrapNodes, st.BootstrapDuration, float64(st.BootstrapNodes)/st.BootstrapDuration.Seconds(),
+			plain.Seconds()/st.BootstrapDuration.Seconds(), pub.n.Load())
+	}
+}
