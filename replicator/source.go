@@ -158,7 +158,7 @@ func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
 		roots: cfg.Scope.Roots(),
 		idx:   newIndex(),
 		notes: notifQueue{wake: make(chan struct{}, 1)},
-		slots: make(chan *slot, 4*cfg.ReadConcurrency+1024),
+		slots: make(chan *slot, 2*cfg.ReadConcurrency+256),
 		sem:   make(chan struct{}, cfg.ReadConcurrency),
 		walks: make(chan bool, 1),
 

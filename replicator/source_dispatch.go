@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/go-zookeeper/zk"
+	"golang.org/x/sync/errgroup"
 )
 
 // notifQueue takes events from go-zookeeper's receive goroutine, which must never
@@ -147,7 +148,8 @@ func (s *Source) readData(ctx context.Context, p string) result {
 }
 
 // readChildren follows a child notification: re-list with a new watch and read
-// the subtree of every child the index does not know yet.
+// the subtree of every child the index does not know yet, several at a time (a
+// burst of creates under one parent arrives as one notification).
 func (s *Source) readChildren(ctx context.Context, p string) result {
 	kids, st, err := s.childrenW(ctx, p)
 	if errors.Is(err, zk.ErrNoNode) {
@@ -156,20 +158,34 @@ func (s *Source) readChildren(ctx context.Context, p string) result {
 	if err != nil {
 		return result{err: err}
 	}
-	nodes := []nodeRead{{path: p, exists: true, listed: true, kids: kids, lstat: *st}}
+	var fresh []string
 	for _, k := range kids {
 		c := childPath(p, k)
-		if _, ok := s.idx.get(c); ok || !s.cfg.Scope.Contains(c) || s.isPending(c) {
-			continue
+		if _, ok := s.idx.get(c); !ok && s.cfg.Scope.Contains(c) && !s.isPending(c) {
+			fresh = append(fresh, c)
 		}
-		sub, err := s.readSubtree(ctx, c)
-		if err != nil {
-			return result{err: err}
-		}
+	}
+	subs := make([][]nodeRead, len(fresh))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(newChildReaders)
+	for i, c := range fresh {
+		g.Go(func() (err error) {
+			subs[i], err = s.readSubtree(gctx, c)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return result{err: err}
+	}
+	nodes := []nodeRead{{path: p, exists: true, listed: true, kids: kids, lstat: *st}}
+	for _, sub := range subs {
 		nodes = append(nodes, sub...)
 	}
 	return result{kind: resNodes, nodes: nodes}
 }
+
+// newChildReaders bounds the subtree reads one child notification runs at once.
+const newChildReaders = 16
 
 // readIfExists follows a deleted/created notification. Plain Exists calls, not
 // watched ones: a watched read of a missing path would leave an exist watch behind
