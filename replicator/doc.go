@@ -47,12 +47,17 @@
 // reads/s: an ACL change alone reaches the journal within one interval (for
 // 300,000 znodes at the cap, within 5 minutes).
 //
-// Modes. Container and TTL nodes are told from ephemeralOwner as ZooKeeper 3.8's
-// EphemeralType encodes them (container: 0x8000000000000000; TTL: high byte 0xFF,
-// ttl in the low 40 bits). Ephemeral nodes are skipped unless a scope rule says
+// Modes. ZooKeeper 3.8 does not tell clients which nodes are containers or TTL
+// nodes: DataNode.copyStat reports ephemeralOwner 0 for every non-NORMAL
+// EphemeralType (verified against a server with extendedTypesEnabled), so both
+// are seen, and replicated, as persistent nodes with their data, ACL and
+// children. modeOf still decodes EphemeralType's encoding (container:
+// 0x8000000000000000; TTL: high byte 0xFF, ttl in the low 40 bits) for any stat
+// that carries it. Ephemeral nodes are skipped unless a scope rule says
 // "persistent" (events then carry ModeEphemeral). Names ending in 10 digits are
 // marked Sequential; every event carries the node's stat, cversion included.
-// /zookeeper and /zkdr are never replicated.
+// /zookeeper and /zkdr are never replicated. The root "/" is published like any
+// node (its data and ACL), never created or deleted.
 //
 // Memory. The index keeps per znode only czxid, mzxid, pzxid, cversion,
 // aversion, an interned ACL pointer and the path (child names share the path's

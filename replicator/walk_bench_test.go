@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,6 +61,11 @@ func TestBootstrapRate(t *testing.T) {
 		go func() { done <- src.Run(ctx) }()
 		sourceWaitFor(t, 10*time.Minute, "bootstrap", func() bool { return src.Stats().Bootstrapped })
 		st := src.Stats()
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		t.Logf("heap after bootstrap: %.0f bytes per znode (index, go-zookeeper's watch bookkeeping, everything else)",
+			float64(ms.HeapAlloc)/float64(st.BootstrapNodes))
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
