@@ -51,7 +51,7 @@ func DefaultSourceConfig() SourceConfig {
 		HeartbeatInterval:  time.Second,
 		ACLRecheckInterval: 5 * time.Minute,
 		ReadConcurrency:    256,
-		BulkSessions:       2,
+		BulkSessions:       3, // with the watching session, four connections: about where reads stop scaling
 	}
 }
 
