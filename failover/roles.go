@@ -87,6 +87,9 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	acfg.MaxBatchOps = d.cfg.Applier.MaxBatchOps
 	acfg.MaxBatchBytes = d.cfg.Applier.MaxBatchBytes
 	acfg.DeleteGuardShare = d.cfg.Applier.DeleteGuardShare
+	acfg.DeleteGuardMinNodes = d.cfg.Applier.DeleteGuardMinNodes
+	acfg.Scope = scopeOf(d.cfg)
+	acfg.Mapping = mappingOf(d.cfg)
 	acfg.Logger = d.log.Named("applier")
 	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (replicator.JournalReader, error) {
 		return journal.NewReader(js, journal.ReaderConfig{Stream: stream, StartSeq: startSeq, Logger: d.log.Named("reader")})
@@ -102,9 +105,22 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	return ap.Run(ctx)
 }
 
+// scopeOf is the replicated scope of a config, in source paths; the source and
+// the applier use the same one.
 func scopeOf(c *configs.Config) replicator.Scope {
 	s := replicator.Scope{Include: c.Replication.Include, Exclude: c.Replication.Exclude}
+	if c.Replication.Ephemeral == configs.EphemeralPersistent {
+		s.Ephemeral = []replicator.EphemeralRule{{Prefix: "/", Policy: replicator.EphemeralPersistent}}
+	}
 	return s
+}
+
+// mappingOf is the config's optional source-to-standby prefix mapping.
+func mappingOf(c *configs.Config) []replicator.PathMap {
+	if m := c.Replication.Mapping; m != nil {
+		return []replicator.PathMap{{From: m.From, To: m.To}}
+	}
+	return nil
 }
 
 func writerID(c *configs.Config) string {
