@@ -25,17 +25,18 @@ func dialSite(ctx context.Context, z configs.ZooKeeper, timeout time.Duration) (
 	}, hclog.NewNullLogger(), nil)
 }
 
-// dialNATS connects to this site's NATS; the peer's JetStream domain is reached
-// through it over the leafnode link.
-func dialNATS(c configs.NATS) (*nats.Conn, error) {
-	return failover.ConnectNATS(c, hclog.NewNullLogger(), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
-}
-
-// jsFor returns a JetStream context for a domain.
-func jsFor(nc *nats.Conn, domain string) (jetstream.JetStream, error) {
+// siteJetStream connects to this site's NATS and returns a JetStream context
+// for domain: this site's own, or the peer's, reached over the leafnode link.
+// The caller closes the connection.
+func siteJetStream(c configs.NATS, domain string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := failover.ConnectNATS(c, hclog.NewNullLogger(), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
 	js, err := jetstream.NewWithDomain(nc, domain)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream domain %s: %w", domain, err)
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream domain %s: %w", domain, err)
 	}
-	return js, nil
+	return nc, js, nil
 }

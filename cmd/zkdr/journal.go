@@ -46,15 +46,11 @@ func journalInfo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, err := dialNATS(cfg.NATS)
+	nc, js, err := siteJetStream(cfg.NATS, cfg.NATS.Domain)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jsFor(nc, cfg.NATS.Domain)
-	if err != nil {
-		return err
-	}
 	var infos []*journal.JournalInfo
 	for _, stream := range []string{journal.StreamName(cfg.Site), journal.StreamName(cfg.Peer.Name)} {
 		info, err := journal.Info(ctx, js, stream)
@@ -116,15 +112,11 @@ func journalInspect(ctx context.Context, args []string) error {
 	if *stream == "" {
 		*stream = journal.StreamName(cfg.Site)
 	}
-	nc, err := dialNATS(cfg.NATS)
+	nc, js, err := siteJetStream(cfg.NATS, cfg.NATS.Domain)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jsFor(nc, cfg.NATS.Domain)
-	if err != nil {
-		return err
-	}
 	info, err := journal.Info(ctx, js, *stream)
 	if err != nil {
 		return err

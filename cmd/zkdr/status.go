@@ -113,17 +113,12 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 			st.Guard = &g
 		}
 	}
-	nc, err := dialNATS(cfg.NATS)
+	nc, js, err := siteJetStream(cfg.NATS, domain)
 	if err != nil {
 		st.Errors = append(st.Errors, "nats: "+err.Error())
 		return st
 	}
 	defer nc.Close()
-	js, err := jsFor(nc, domain)
-	if err != nil {
-		st.Errors = append(st.Errors, err.Error())
-		return st
-	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if in, err := journal.Info(sctx, js, journal.StreamName(site)); err == nil && in.Mirror == nil {
