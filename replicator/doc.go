@@ -63,4 +63,29 @@
 // aversion, an interned ACL pointer and the path (child names share the path's
 // bytes): about 130-150 bytes per znode, whatever the data size (see
 // TestIndexBytesPerZnode).
+//
+// # Applier
+//
+// The applier writes one journal stream into the standby. It keeps an index of
+// the standby's replicated nodes (walked at start) so every batch is a Multi of
+// exact ops that ends with a version-checked write of /zkdr/applied: a change
+// and the checkpoint that covers it commit together, and a second applier's
+// write fails the check and stops it. A refused batch is planned again against
+// a freshly read standby, then as a last resort applied op by op with
+// idempotent translation. ACL changes and container/TTL creates cannot go in a
+// Multi; messages holding them are applied in steps whose repetition after a
+// crash converges, as does a subtree delete larger than one Multi.
+//
+// Sequence counters. ZooKeeper numbers a sequential child with the parent's
+// count of child creations (the reported cversion counts deletions too). The
+// applier keeps every standby parent's counter at or above the primary's with
+// create+delete pairs of <parent>/.zkdr-pad (each pair raises it by one), so
+// after a promotion a sequential create returns a name that sorts after every
+// replicated child.
+//
+// Snapshots and the delete guard. A snapshot-end deletes what the snapshot did
+// not mention; an open snapshot is recorded in the checkpoint and re-read from
+// its begin after a restart. A batch deleting more than DeleteGuardShare of the
+// replicated nodes (and more than DeleteGuardMinNodes) pauses until
+// `zkdr guard release` flips /zkdr/guard.
 package replicator
