@@ -43,30 +43,42 @@ func runVerify(ctx context.Context, args []string) error {
 				return fmt.Errorf("%s: add auth: %w", addr, err)
 			}
 		}
-		if trees[i], err = zktree.Walk(ctx, conn, root, zktree.Options{}); err != nil {
+		if trees[i], err = zktree.Walk(ctx, conn, root, zktree.Options{DigestOnly: true, Concurrency: 128}); err != nil {
 			return fmt.Errorf("walk %s: %w", addr, err)
 		}
 	}
 	diff := zktree.Diff(trees[0], trees[1])
+	subtrees := zktree.Summarize(trees[0], trees[1])
 	took := time.Since(start)
+	total := len(diff)
+	if len(diff) > 100 {
+		diff = diff[:100]
+	}
 	if *asJSON {
-		out := map[string]any{"equal": len(diff) == 0, "source_nodes": len(trees[0]), "target_nodes": len(trees[1]),
-			"seconds": took.Seconds(), "differences": diff}
+		out := map[string]any{"equal": total == 0, "difference_count": total, "source_nodes": len(trees[0]), "target_nodes": len(trees[1]),
+			"seconds": took.Seconds(), "subtrees": subtrees, "differences": diff}
 		if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 			return err
 		}
 	} else {
 		fmt.Printf("source %d nodes, target %d nodes, compared in %s\n", len(trees[0]), len(trees[1]), took.Round(time.Millisecond))
+		for _, s := range subtrees {
+			state := "equal"
+			if !s.Equal {
+				state = "DIFFERS"
+			}
+			fmt.Printf("  %-30s %-8s source %d nodes (%s), target %d nodes (%s)\n", s.Path, state, s.SourceNodes, s.SourceDigest, s.TargetNodes, s.TargetDigest)
+		}
 		for i, d := range diff {
 			if i == 20 {
-				fmt.Printf("... and %d more\n", len(diff)-20)
+				fmt.Printf("... and %d more\n", total-20)
 				break
 			}
 			fmt.Println("  " + d.String())
 		}
 	}
-	if len(diff) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("trees differ in %d places", len(diff))}
+	if total > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("trees differ in %d places", total)}
 	}
 	if !*asJSON {
 		fmt.Println("equal")

@@ -1,8 +1,8 @@
 package zktree
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path"
@@ -16,7 +16,9 @@ import (
 
 // Node is one znode as seen by Walk.
 type Node struct {
-	Data           []byte
+	Data           []byte // nil when the walk kept digests only
+	Sum            [sha256.Size]byte
+	Size           int // data length
 	ACL            []zk.ACL
 	EphemeralOwner int64
 	Cversion       int32
@@ -35,6 +37,9 @@ type Options struct {
 	KeepEphemeral bool
 	// Concurrency bounds requests in flight (default 64).
 	Concurrency int
+	// DigestOnly keeps a SHA-256 of each node's data instead of the data, so a
+	// tree of large znodes compares in little memory.
+	DigestOnly bool
 }
 
 func (o Options) skipped(p string) bool {
@@ -136,7 +141,12 @@ func read(conn *zk.Conn, p string, opts Options) (node Node, kids []string, keep
 	if stat.EphemeralOwner != 0 && !opts.KeepEphemeral && isSessionEphemeral(stat.EphemeralOwner) {
 		return Node{}, nil, false, nil
 	}
-	return Node{Data: data, ACL: acl, EphemeralOwner: stat.EphemeralOwner, Cversion: stat.Cversion, NumChildren: stat.NumChildren}, kids, true, nil
+	n := Node{Data: data, Sum: sha256.Sum256(data), Size: len(data), ACL: acl,
+		EphemeralOwner: stat.EphemeralOwner, Cversion: stat.Cversion, NumChildren: stat.NumChildren}
+	if opts.DigestOnly {
+		n.Data = nil
+	}
+	return n, kids, true, nil
 }
 
 // isSessionEphemeral tells a real session's ephemeral owner from the special
@@ -165,8 +175,8 @@ func Diff(source, target Tree) []Difference {
 		switch {
 		case !ok:
 			out = append(out, Difference{p, "missing on target"})
-		case !bytes.Equal(s.Data, t.Data):
-			out = append(out, Difference{p, fmt.Sprintf("data (%d bytes vs %d)", len(s.Data), len(t.Data))})
+		case s.Sum != t.Sum:
+			out = append(out, Difference{p, fmt.Sprintf("data (%d bytes vs %d)", s.Size, t.Size)})
 		case !sameACL(s.ACL, t.ACL):
 			out = append(out, Difference{p, fmt.Sprintf("acl (%v vs %v)", s.ACL, t.ACL)})
 		case modeOf(s.EphemeralOwner) != modeOf(t.EphemeralOwner):

@@ -58,6 +58,9 @@ func TestWalkAndDiff(t *testing.T) {
 	if d := Diff(ta, tb); len(d) != 0 {
 		t.Fatalf("equal trees differ: %v", d)
 	}
+	if ta.Digests()["/"] != tb.Digests()["/"] {
+		t.Fatal("equal trees have different root digests")
+	}
 	if _, ok := ta["/app/eph"]; ok {
 		t.Fatal("ephemeral node was walked")
 	}
@@ -75,9 +78,16 @@ func TestWalkAndDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	create(t, cb, "/app/d", "4", open)
-	tb, err = Walk(ctx, cb, "/", Options{})
+	tb, err = Walk(ctx, cb, "/", Options{DigestOnly: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tb["/app/a"].Data != nil {
+		t.Fatal("a digest-only walk kept data")
+	}
+	sum := Summarize(ta, tb)
+	if len(sum) != 1 || sum[0].Path != "/app" || sum[0].Equal || sum[0].SourceNodes != 4 || sum[0].TargetNodes != 4 {
+		t.Fatalf("summary: %+v", sum)
 	}
 	want := []Difference{
 		{"/app/a", "data (1 bytes vs 7)"},
