@@ -27,9 +27,19 @@ test: deps
 e2e: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./e2e/...
 
-# Placeholder until the benchmark suite lands.
+# Benchmarks: two sites as in the e2e tests, zkdr beside the peers in ../shared/peers
+# (ZKDR_PEERS overrides); Markdown on stdout, JSON under bin/. See docs/benchmarks.md.
+# BENCH_FLAGS passes more flags, e.g. BENCH_FLAGS="-cpuprofile bin/profiles".
+BENCH_FLAGS ?=
+.PHONY: bench-quick bench-large
 bench: deps
-	$(GO) test -run '^$$' -bench . ./journal/... ./replicator/...
+	$(GO) run ./cmd/zkdr-bench -preset full -out bin/bench-results.json $(BENCH_FLAGS)
+
+bench-quick: deps
+	$(GO) run ./cmd/zkdr-bench -preset quick -out bin/bench-results-quick.json $(BENCH_FLAGS)
+
+bench-large: deps
+	$(GO) run ./cmd/zkdr-bench -preset large -out bin/bench-results-large.json $(BENCH_FLAGS)
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh

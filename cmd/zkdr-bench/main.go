@@ -1,0 +1,91 @@
+// Command zkdr-bench runs zkdr's benchmark scenarios side by side with the
+// peers an operator would otherwise use, and prints a Markdown table and a
+// JSON file. `make bench`, `make bench-quick` and `make bench-large` run it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zkdr-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("zkdr-bench", flag.ContinueOnError)
+	preset := fs.String("preset", "full", "sizes: quick, full or large")
+	out := fs.String("out", "bin/bench-results.json", "where to write the JSON results")
+	cpuprofile := fs.String("cpuprofile", "", "directory for one CPU profile of the zkdr daemons per scenario")
+	scenarios := fs.String("scenarios", "", "comma-separated subset of "+strings.Join(bench.AllScenarios, ","))
+	nodes := fs.Int("nodes", 0, "override the tree size")
+	churnDur := fs.Duration("churn-dur", 0, "override the steady load's duration")
+	backlog := fs.Int("backlog", 0, "override the backlog size")
+	noSerial := fs.Bool("no-serial", false, "skip the serial copier")
+	noCurator := fs.Bool("no-curator", false, "skip the Curator-based mirror")
+	keep := fs.Bool("keep", false, "keep the work directory (servers' data and logs)")
+	verbose := fs.Bool("v", false, "debug logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := bench.Preset(*preset)
+	if err != nil {
+		return err
+	}
+	cfg.PeersDir = os.Getenv("ZKDR_PEERS")
+	if cfg.PeersDir == "" {
+		cfg.PeersDir = "../shared/peers"
+	}
+	if *scenarios != "" {
+		cfg.Scenarios = strings.Split(*scenarios, ",")
+	}
+	if *nodes > 0 {
+		cfg.Nodes = *nodes
+	}
+	if *churnDur > 0 {
+		cfg.ChurnDuration = *churnDur
+	}
+	if *backlog > 0 {
+		cfg.Backlog = *backlog
+	}
+	cfg.SerialCopy = cfg.SerialCopy && !*noSerial
+	cfg.CuratorMirror = cfg.CuratorMirror && !*noCurator
+	cfg.CPUProfileDir, cfg.KeepWorkDir = *cpuprofile, *keep
+	level := hclog.Info
+	if *verbose {
+		level = hclog.Debug
+	}
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "bench", Level: level, Output: os.Stderr, TimeFormat: time.TimeOnly})
+
+	r, err := bench.New(cfg)
+	if err != nil {
+		return err
+	}
+	rep, runErr := r.Run(ctx)
+	fmt.Println(rep.Markdown())
+	if err := rep.WriteJSON(*out); err != nil {
+		return errors.Join(runErr, fmt.Errorf("write %s: %w", *out, err))
+	}
+	fmt.Fprintf(os.Stderr, "results written to %s\n", *out)
+	return runErr
+}

@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// backlog stops the standby's daemon, builds a backlog of update events in the
+// journal by writing to the primary, starts the standby's daemon again and
+// times the apply from its checkpoint; then measures the standby's own raw
+// Multi ceiling on the same nodes, the figure the apply rate is held against.
+func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, error) {
+	// Start from a standby in step, so the apply is the backlog and nothing else.
+	if err := r.waitCaughtUp(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := p.stop("west"); err != nil {
+		return nil, fmt.Errorf("stop the standby's daemon: %w", err)
+	}
+	r.log.Info("building the backlog", "events", r.cfg.Backlog, "rate", r.cfg.BacklogRate)
+	written := 0
+	for written < r.cfg.Backlog {
+		secs := float64(r.cfg.Backlog-written) / float64(r.cfg.BacklogRate)
+		dur := max(time.Duration(secs*float64(time.Second)), 2*time.Second)
+		out, err := r.zb.run(ctx, "churn", "-zk", r.eastAddr(), "-root", r.cfg.Root, "-n", strconv.Itoa(r.cfg.Nodes),
+			"-fanout", strconv.Itoa(r.cfg.Fanout), "-size", strconv.Itoa(r.cfg.DataSize),
+			"-rate", strconv.Itoa(r.cfg.BacklogRate), "-dur", dur.String())
+		if err != nil {
+			return nil, err
+		}
+		c, err := parseChurn(out)
+		if err != nil {
+			return nil, err
+		}
+		if c.Sets == 0 {
+			return nil, fmt.Errorf("churn wrote nothing: %s", tail(out, 300))
+		}
+		written += c.Sets
+	}
+	// Every change up to this write's zxid is in the journal once the source
+	// has published a heartbeat with a higher zxid (the watermark guarantee).
+	st, err := p.eastConn.Set(leafPath(r.cfg.Root, 0, r.cfg.Fanout), bytes.Repeat([]byte("z"), r.cfg.DataSize), -1)
+	if err != nil {
+		return nil, fmt.Errorf("mark the end of the backlog: %w", err)
+	}
+	var hb int64
+	err = pollUntil(ctx, r.cfg.Timeout, 50*time.Millisecond, func() bool {
+		if src := p.status("east").Source; src != nil && src.LastHeartbeatZxid > st.Mzxid {
+			hb = src.LastHeartbeatZxid
+		}
+		return hb != 0 || p.failed() != nil
+	})
+	if err == nil {
+		err = p.failed()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wait for the source to publish the backlog: %w", err)
+	}
+	// The heartbeat is flushed right after it is emitted; give the flush a
+	// moment, then wait for the standby's mirror to hold the whole stream, so
+	// what is timed is the apply and not the mirror.
+	time.Sleep(time.Second)
+	last, err := p.lastSeq(ctx, "east")
+	if err != nil {
+		return nil, err
+	}
+	err = pollUntil(ctx, r.cfg.Timeout, 100*time.Millisecond, func() bool {
+		seq, err := p.lastSeq(ctx, "west")
+		return err == nil && seq >= last
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wait for the standby's mirror: %w", err)
+	}
+	before, err := p.checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("backlog ready", "sets", written, "journal-from", before.Seq, "journal-to", last)
+
+	stopProfile := profile(r.cfg.CPUProfileDir, "backlog", r.log)
+	start := time.Now()
+	if err := p.start("west"); err != nil {
+		stopProfile()
+		return nil, err
+	}
+	var res BacklogResult
+	err = pollUntil(ctx, r.cfg.Timeout, 20*time.Millisecond, func() bool {
+		ap := p.status("west").Applier
+		if ap == nil || ap.WatermarkZxid < hb {
+			return p.failed() != nil
+		}
+		res.Took, res.Events, res.Batches = time.Since(start), ap.EventsApplied, ap.Batches
+		return true
+	})
+	stopProfile()
+	if err == nil {
+		err = p.failed()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wait for the standby to apply the backlog: %w", err)
+	}
+	res.Rate = float64(res.Events) / res.Took.Seconds()
+	r.log.Info("backlog applied", "events", res.Events, "took", res.Took, "rate", res.Rate)
+
+	if err := p.stop("west"); err != nil {
+		return nil, fmt.Errorf("stop the standby's daemon: %w", err)
+	}
+	res.CeilingOps = int(res.Events)
+	res.Ceiling, err = multiCeiling(ctx, p.westConn, r.cfg, res.CeilingOps)
+	if err != nil {
+		return nil, fmt.Errorf("standby ceiling: %w", err)
+	}
+	r.log.Info("standby ceiling", "setdata-per-s", res.Ceiling)
+	return &res, nil
+}
+
+// waitCaughtUp waits until the standby has applied all of the journal the
+// primary's NATS holds now.
+func (r *Runner) waitCaughtUp(ctx context.Context, p *zkdrPair) error {
+	last, err := p.lastSeq(ctx, "east")
+	if err != nil {
+		return err
+	}
+	err = pollUntil(ctx, r.cfg.Timeout, 100*time.Millisecond, func() bool {
+		ap := p.status("west").Applier
+		return (ap != nil && ap.AppliedSeq >= last) || p.failed() != nil
+	})
+	if err == nil {
+		err = p.failed()
+	}
+	if err != nil {
+		return fmt.Errorf("wait for the standby to catch up: %w", err)
+	}
+	return nil
+}
+
+// multiCeiling is the standby's raw write ceiling, measured as the Go
+// benchmark of the applier does: Multi of 100 setData, 64 in flight, on one
+// connection, over the same nodes and data size as the backlog.
+func multiCeiling(ctx context.Context, conn *zk.Conn, cfg Config, ops int) (float64, error) {
+	const perMulti, inFlight = 100, 64
+	data := bytes.Repeat([]byte("w"), cfg.DataSize)
+	multis := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	start := time.Now()
+	for range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range multis {
+				reqs := make([]any, perMulti)
+				for k := range reqs {
+					i := ((m*perMulti + k) * 7919) % cfg.Nodes
+					reqs[k] = &zk.SetDataRequest{Path: leafPath(cfg.Root, i, cfg.Fanout), Data: data, Version: -1}
+				}
+				if _, err := conn.Multi(reqs...); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	n := (ops + perMulti - 1) / perMulti
+feed:
+	for m := range n {
+		select {
+		case multis <- m:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(multis)
+	wg.Wait()
+	took := time.Since(start)
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return float64(n*perMulti) / took.Seconds(), nil
+}
+
+// leafPath is zkbench's name for leaf i of a tree it loaded.
+func leafPath(root string, i, fanout int) string {
+	return fmt.Sprintf("%s/p%05d/n%07d", root, i/fanout, i)
+}

@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Machine is what the figures were measured on.
+type Machine struct {
+	CPUs        int    `json:"cpus"`
+	MemoryMB    int    `json:"memory_mb"`
+	OS          string `json:"os"`
+	Kernel      string `json:"kernel,omitempty"`
+	GoVersion   string `json:"go_version"`
+	ZooKeeper   string `json:"zookeeper_version"`
+	Java        string `json:"java,omitempty"`
+	LoadAverage string `json:"load_average_at_start,omitempty"`
+}
+
+// describeMachine gathers Machine; zkAddr is a running ZooKeeper to ask its version.
+func describeMachine(ctx context.Context, zkAddr string) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+				m.MemoryMB = kb / 1024
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) >= 3 {
+			m.LoadAverage = strings.Join(f[:3], " ")
+		}
+	}
+	if v, ok := os.LookupEnv("JAVA_VERSION"); ok {
+		m.Java = v
+	}
+	if srvr, err := fourLetter(ctx, zkAddr, "srvr"); err == nil {
+		for _, line := range strings.Split(srvr, "\n") {
+			if v, ok := strings.CutPrefix(line, "Zookeeper version: "); ok {
+				m.ZooKeeper = strings.TrimSpace(v)
+			}
+		}
+	}
+	return m
+}
+
+// fourLetter sends one of ZooKeeper's four-letter words and returns the reply.
+func fourLetter(ctx context.Context, addr, word string) (string, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, word); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(conn)
+	if err != nil && len(b) == 0 {
+		return "", err
+	}
+	return string(b), nil
+}

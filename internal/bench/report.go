@@ -1,0 +1,232 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is everything one run measured.
+type Report struct {
+	Label    string         `json:"label"`
+	Started  time.Time      `json:"started"`
+	Took     time.Duration  `json:"took_ns"`
+	Machine  Machine        `json:"machine"`
+	Setup    Setup          `json:"setup"`
+	Seed     *SeedResult    `json:"seed,omitempty"`
+	Lag      *LagScenario   `json:"lag,omitempty"`
+	Backlog  *BacklogResult `json:"backlog,omitempty"`
+	Rows     []Row          `json:"rows"`
+	Problems []string       `json:"problems,omitempty"`
+}
+
+// Setup is the part of the configuration that shapes the figures.
+type Setup struct {
+	Nodes         int           `json:"nodes"`
+	TreeNodes     int           `json:"tree_nodes"`
+	Fanout        int           `json:"fanout"`
+	DataSize      int           `json:"data_size"`
+	ChurnRate     int           `json:"churn_rate"`
+	ChurnDuration time.Duration `json:"churn_duration_ns"`
+	Backlog       int           `json:"backlog"`
+	SyncAlways    bool          `json:"nats_sync_always"`
+	LoadTook      time.Duration `json:"load_took_ns"`
+}
+
+// SeedResult is the seed scenario: how long each way of filling a fresh
+// standby from the loaded primary took until the standby equalled it.
+type SeedResult struct {
+	// Zkdr runs from starting both daemons on a fresh pair until the standby
+	// was seen equal; ZkdrApplied until the applier's checkpoint said the
+	// snapshot was applied.
+	Zkdr        time.Duration `json:"zkdr_ns"`
+	ZkdrApplied time.Duration `json:"zkdr_applied_ns"`
+	Parallel    time.Duration `json:"copy_parallel_ns"`
+	Serial      time.Duration `json:"copy_serial_ns"`
+	// SerialCapped means the serial copy was stopped at its cap: Serial is a
+	// lower bound.
+	SerialCapped bool          `json:"copy_serial_capped"`
+	Curator      time.Duration `json:"curator_mirror_ns"`
+}
+
+// LagScenario is the lag scenario: each mirror's lag under the same load.
+type LagScenario struct {
+	Zkdr          LagResult    `json:"zkdr"`
+	ZkdrChurn     ChurnResult  `json:"zkdr_churn"`
+	Curator       *LagResult   `json:"curator_mirror,omitempty"`
+	CuratorChurn  *ChurnResult `json:"curator_mirror_churn,omitempty"`
+	CuratorRSSMB  float64      `json:"curator_mirror_rss_mb,omitempty"`
+	CuratorBehind bool         `json:"curator_mirror_behind"`
+}
+
+// BacklogResult is the backlog scenario.
+type BacklogResult struct {
+	Events     uint64        `json:"events"`
+	Took       time.Duration `json:"took_ns"`
+	Rate       float64       `json:"events_per_s"`
+	CeilingOps int           `json:"ceiling_ops"`
+	Ceiling    float64       `json:"ceiling_setdata_per_s"`
+	Batches    uint64        `json:"batches"`
+}
+
+// Row is one line of the table: zkdr's figure, the peers' from the same run,
+// their ratio and the target.
+type Row struct {
+	Scenario string `json:"scenario"`
+	Zkdr     string `json:"zkdr"`
+	Peers    string `json:"peers"`
+	Ratio    string `json:"ratio"`
+	Target   string `json:"target"`
+	Verdict  string `json:"verdict"`
+}
+
+const notMeasured = "not measured yet"
+
+// buildRows turns the results into the table's rows, targets included.
+func (r *Report) buildRows() {
+	r.Rows = nil
+	if s := r.Seed; s != nil {
+		row := Row{Scenario: fmt.Sprintf("seed a standby: %s znodes (%d B)", thousands(r.Setup.Nodes), r.Setup.DataSize),
+			Zkdr: secs(s.Zkdr), Target: "≤ 0.4 × parallel copy"}
+		var peers []string
+		if s.Parallel > 0 {
+			peers = append(peers, "copy parallel "+secs(s.Parallel))
+		}
+		if s.Serial > 0 {
+			v := secs(s.Serial)
+			if s.SerialCapped {
+				v = "> " + v + " (stopped)"
+			}
+			peers = append(peers, "copy serial "+v)
+		}
+		if s.Curator > 0 {
+			peers = append(peers, "curator-mirror "+secs(s.Curator))
+		}
+		row.Peers = strings.Join(peers, "; ")
+		if s.Zkdr > 0 && s.Parallel > 0 {
+			ratio := s.Zkdr.Seconds() / s.Parallel.Seconds()
+			row.Ratio = fmt.Sprintf("%.2f × parallel", ratio)
+			row.Verdict = verdict(ratio <= 0.4)
+		}
+		r.Rows = append(r.Rows, row)
+	}
+	if r.Setup.Nodes < 1_000_000 {
+		r.Rows = append(r.Rows, Row{Scenario: "seed a standby: 1,000,000 znodes", Zkdr: notMeasured, Target: "≤ 0.4 × parallel copy"})
+	}
+	if l := r.Lag; l != nil {
+		row := Row{Scenario: fmt.Sprintf("steady lag: %s sets/s for %s on %s znodes", thousands(r.Setup.ChurnRate), r.Setup.ChurnDuration, thousands(r.Setup.Nodes)),
+			Zkdr: lagText(l.Zkdr) + fmt.Sprintf(" (churn %.0f/s)", l.ZkdrChurn.Rate), Target: "p99 ≤ 500 ms"}
+		if l.Curator != nil {
+			row.Peers = "curator-mirror " + lagText(*l.Curator)
+			if l.CuratorChurn != nil {
+				row.Peers += fmt.Sprintf(" (churn %.0f/s)", l.CuratorChurn.Rate)
+			}
+			if l.CuratorBehind {
+				row.Peers += ", fell behind"
+			}
+			if l.Curator.P99 > 0 {
+				row.Ratio = fmt.Sprintf("p99 %.3f × curator", l.Zkdr.P99.Seconds()/l.Curator.P99.Seconds())
+			}
+		}
+		row.Verdict = verdict(l.Zkdr.P99 <= 500*time.Millisecond && l.Zkdr.Samples > 0)
+		r.Rows = append(r.Rows, row)
+	}
+	r.Rows = append(r.Rows, Row{Scenario: "lag at the primary's write ceiling", Zkdr: notMeasured})
+	if b := r.Backlog; b != nil {
+		row := Row{Scenario: fmt.Sprintf("apply a backlog of %s update events", thousands(int(b.Events))),
+			Zkdr:   fmt.Sprintf("%.0f events/s (%s)", b.Rate, secs(b.Took)),
+			Peers:  fmt.Sprintf("standby's raw Multi ceiling %.0f setData/s", b.Ceiling),
+			Target: "≥ 0.6 × ceiling"}
+		if b.Ceiling > 0 {
+			ratio := b.Rate / b.Ceiling
+			row.Ratio = fmt.Sprintf("%.2f × ceiling", ratio)
+			row.Verdict = verdict(ratio >= 0.6)
+		}
+		r.Rows = append(r.Rows, row)
+	}
+	r.Rows = append(r.Rows,
+		Row{Scenario: "switchover (write outage, RPO 0)", Zkdr: notMeasured},
+		Row{Scenario: "promote (drain and take over)", Zkdr: notMeasured})
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+// Markdown renders the machine, the setup and the table.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "### zkdr benchmarks (%s run, %s)\n\n", r.Label, r.Started.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Machine: %d CPUs, %s MB memory, %s", m.CPUs, thousands(m.MemoryMB), m.OS)
+	if m.Kernel != "" {
+		fmt.Fprintf(&b, " (Linux %s)", m.Kernel)
+	}
+	fmt.Fprintf(&b, ", %s, ZooKeeper %s, load average at start %s.\n", m.GoVersion, m.ZooKeeper, m.LoadAverage)
+	fmt.Fprintf(&b, "Both ensembles standalone on loopback; NATS embedded in the bench process (sync always: %t); "+
+		"zkdr daemons in-process. Run took %s.\n\n", r.Setup.SyncAlways, r.Took.Round(time.Second))
+	b.WriteString("| scenario | zkdr | peers (same run) | ratio | target | |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Scenario, row.Zkdr, dash(row.Peers), dash(row.Ratio), dash(row.Target), row.Verdict)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "\n- problem: %s", p)
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// WriteJSON writes the report to path, making its directory.
+func (r *Report) WriteJSON(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func lagText(l LagResult) string {
+	if l.Samples == 0 {
+		return "no probe arrived"
+	}
+	return fmt.Sprintf("p50 %s / p99 %s / max %s", ms(l.P50), ms(l.P99), ms(l.Max))
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// thousands writes n with comma separators.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
