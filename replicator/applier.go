@@ -27,7 +27,13 @@ type ApplierStats struct {
 	OpByOp        uint64    // messages applied op by op as a last resort
 	Replicated    int       // replicated nodes on the standby
 	Guard         *GuardState
-	LastError     string
+	// Resync is set while the standby resyncs after a retention gap; State
+	// then says "resyncing after retention gap at seq N".
+	Resync            *ResyncState
+	ResyncSkipped     uint64    // messages skipped while waiting for the resync snapshot
+	SnapshotRequested time.Time // when this process last asked the active site for a snapshot
+	State             string    // "applying" or the resync state
+	LastError         string
 }
 
 // Applier writes one journal stream into the standby ensemble. See doc.go.
@@ -36,9 +42,10 @@ type Applier struct {
 	log hclog.Logger
 	m   pathMapper
 
-	mu    sync.Mutex // guards stats
-	stats ApplierStats
-	bo    *backoff.ExponentialBackOff // Run's retry; reset after progress
+	mu           sync.Mutex // guards stats and requestedFor
+	stats        ApplierStats
+	requestedFor uint64                      // the gap a snapshot was asked for by this process
+	bo           *backoff.ExponentialBackOff // Run's retry; reset after progress
 }
 
 // NewApplier validates cfg; it starts nothing.
@@ -64,6 +71,10 @@ func (a *Applier) Stats() ApplierStats {
 		g := *s.Guard
 		s.Guard = &g
 	}
+	if s.Resync != nil {
+		r := *s.Resync
+		s.Resync = &r
+	}
 	return s
 }
 
@@ -74,17 +85,27 @@ func (a *Applier) setGuard(g *GuardState) {
 }
 
 // Run applies until ctx ends (nil) or a permanent error: an undecodable message
-// (ErrPoisonMessage), a retention gap (ErrJournalGap), another applier took
-// over (ErrApplierFenced), an older epoch (ErrEventEpoch), a standby that
-// refuses TTL nodes (ErrExtendedTypesDisabled). Lost connections and sessions
-// are retried with backoff, each time from the checkpoint.
+// (ErrPoisonMessage), another applier took over (ErrApplierFenced), an older
+// epoch (ErrEventEpoch), a standby that refuses TTL nodes
+// (ErrExtendedTypesDisabled). Lost connections and sessions are retried with
+// backoff, each time from the checkpoint. A retention gap is not an end: the
+// applier records it in the checkpoint and resyncs from a fresh snapshot (see
+// enterResync).
 func (a *Applier) Run(ctx context.Context) error {
 	a.bo = backoff.NewExponentialBackOff()
 	a.bo.InitialInterval = 200 * time.Millisecond
 	a.bo.MaxInterval = 15 * time.Second
 	a.bo.MaxElapsedTime = 0
 	var lastLog time.Time
-	err := backoff.RetryNotify(func() error { return a.runOnce(ctx) }, backoff.WithContext(a.bo, ctx),
+	op := func() error {
+		for {
+			// A gap just recorded starts the pass again at once, reading for the snapshot.
+			if err := a.runOnce(ctx); !errors.Is(err, errResync) {
+				return err
+			}
+		}
+	}
+	err := backoff.RetryNotify(op, backoff.WithContext(a.bo, ctx),
 		func(err error, wait time.Duration) {
 			a.mu.Lock()
 			a.stats.LastError = err.Error()
@@ -119,6 +140,9 @@ type run struct {
 	committed Checkpoint // what /zkdr/applied holds, with its version
 	snapAt    *snapState // the planner's open snapshot as of committed
 	failures  int        // consecutive refused batches at committed.Seq
+	startSeq  uint64     // where the reader started (0: the first message held)
+	readTo    uint64     // the last sequence the reader delivered
+	resync    bool       // a resync was under way when this pass last checked
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {
@@ -141,7 +165,7 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	}
 	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
-	r := &run{a: a, conn: conn, tree: tree, committed: cp,
+	r := &run{a: a, conn: conn, tree: tree, committed: cp, resync: cp.Resync != nil,
 		pl: &planner{tree: tree, m: a.m, conn: conn, cp: cp.clone()}}
 	if len(cp.PadDebt) > 0 {
 		// A crash came between a checkpoint and the padding it recorded.
@@ -152,23 +176,51 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	r.publish(0, 0)
 
 	startSeq := cp.Seq + 1
-	if cp.Snapshot != nil {
+	switch {
+	case cp.resyncing():
+		// Everything before the next snapshot-begin is skipped, so read from
+		// the first message the journal still holds.
+		startSeq = 0
+		a.log.Warn("resyncing after a retention gap: nothing is applied before a snapshot begins",
+			"gap-at", cp.Resync.GapAt, "since", cp.Resync.Since, "journal-seq", cp.Seq)
+	case cp.Snapshot != nil:
 		// Read the open snapshot again from its begin to learn what it mentioned.
 		startSeq = cp.Snapshot.BeginSeq
 	}
+	r.startSeq = startSeq
 	reader, err := a.cfg.OpenReader(ctx, startSeq)
 	if err != nil {
-		return a.classifyFetch(err, startSeq)
+		return r.fetchFailed(ctx, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if cp.resyncing() {
+		a.mu.Lock()
+		asked := a.requestedFor == cp.Resync.GapAt
+		a.mu.Unlock()
+		if !asked && a.cfg.RequestSnapshot != nil {
+			gap := cp.Resync.GapAt
+			g.Go(func() error { return a.requestSnapshot(gctx, gap) })
+		}
+	}
 	fetched := make(chan fetchResult, 4)
 	g.Go(func() error {
 		defer func() { _ = reader.Close() }()
+		// Until a message with a snapshot-begin arrives, a resyncing pass
+		// skips what it reads; an undecodable message there is not needed.
+		skipping := cp.resyncing()
 		for {
 			msgs, err := reader.Fetch(gctx, a.cfg.FetchMax)
+			for i := 0; skipping && i < len(msgs); i++ {
+				skipping = !hasSnapshotBegin(msgs[i])
+			}
 			var de *journal.DecodeError
-			if errors.As(err, &de) && cp.skipped(de.Seq) {
-				// Skipped by an operator; met again while re-reading an open snapshot.
+			if errors.As(err, &de) && (cp.skipped(de.Seq) || skipping) {
+				if skipping {
+					a.log.Warn("undecodable journal message while waiting for the resync snapshot; not needed, reading on",
+						"journal-seq", de.Seq, "error", err)
+				}
+				// Skipped by an operator and met again while re-reading an
+				// open snapshot, or before the resync snapshot.
 				_ = reader.Close()
 				if reader, err = a.cfg.OpenReader(gctx, de.Seq+1); err == nil {
 					continue
@@ -195,20 +247,118 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	return err
 }
 
-// classifyFetch turns a reader error into the applier's: poison and gaps are
-// permanent, the rest is retried.
-func (a *Applier) classifyFetch(err error, next uint64) error {
+// fetchFailed turns a reader error into the applier's: poison is permanent, a
+// gap starts a resync, the rest is retried.
+func (r *run) fetchFailed(ctx context.Context, err error) error {
+	a := r.a
 	var de *journal.DecodeError
 	switch {
 	case errors.As(err, &de):
 		a.log.Error("undecodable journal message; skip it with `zkdr journal skip --seq N` once understood", "journal-seq", de.Seq, "error", err)
 		return backoff.Permanent(fmt.Errorf("%w: stream %s sequence %d: %w", ErrPoisonMessage, a.cfg.Stream, de.Seq, err))
 	case errors.Is(err, journal.ErrRetentionGap):
-		a.log.Error("journal no longer holds the next sequence; the standby needs a re-bootstrap", "journal-seq", next, "error", err)
-		return backoff.Permanent(fmt.Errorf("%w: stream %s sequence %d: %w", ErrJournalGap, a.cfg.Stream, next, err))
+		missing := r.startSeq
+		if r.readTo > 0 {
+			missing = r.readTo + 1
+		}
+		return r.enterResync(ctx, missing, err)
 	default:
 		return fmt.Errorf("read journal: %w", err)
 	}
+}
+
+// errResync ends a pass that has just recorded a retention gap; Run starts the
+// next pass at once.
+var errResync = errors.New("replicator: resync started")
+
+// enterResync records a retention gap at sequence missing in the checkpoint
+// (version-checked like every checkpoint write) and ends the pass. The next
+// pass reads from the first message held, skips everything before the first
+// snapshot-begin, and asks the active site for that snapshot. Its snapshot-end
+// deletes whatever the gap hid a delete of, and clears the state. Skipping
+// silently would leave the standby with changes missing and a watermark that
+// claims otherwise.
+func (r *run) enterResync(ctx context.Context, missing uint64, cause error) error {
+	a := r.a
+	if r.committed.resyncing() {
+		// Still waiting for the snapshot, and retention moved on under the
+		// reader: read again from the new first message.
+		return fmt.Errorf("%w: stream %s, while resyncing after the gap at sequence %d: %w",
+			ErrJournalGap, a.cfg.Stream, r.committed.Resync.GapAt, cause)
+	}
+	first := a.firstAvailable(ctx)
+	gapErr := fmt.Errorf("%w: stream %s no longer holds sequence %d (first available %d): %w",
+		ErrJournalGap, a.cfg.Stream, missing, first, cause)
+	a.log.Error("journal no longer holds the next sequence; resyncing the standby from a fresh snapshot, nothing after the gap is applied before that snapshot begins",
+		"missing-seq", missing, "first-available", first, "applied-seq", r.committed.Seq, "error", cause)
+	next := r.committed.clone()
+	next.Resync = &ResyncState{GapAt: missing, FirstAvailable: first, Since: time.Now().UTC()}
+	// An open snapshot cannot end well: its mentions after the gap are lost,
+	// and its end would delete nodes it did mention.
+	next.Snapshot = nil
+	st, err := r.conn.Set(CheckpointPath, next.encode(), r.committed.Version)
+	if errors.Is(err, zk.ErrBadVersion) {
+		return backoff.Permanent(fmt.Errorf("%w: %s moved while recording a retention gap", ErrApplierFenced, CheckpointPath))
+	}
+	if err != nil {
+		return fmt.Errorf("record retention gap in checkpoint: %w", err)
+	}
+	r.committed = next
+	r.committed.Version = st.Version
+	r.resync = true
+	r.publish(0, 0)
+	a.mu.Lock()
+	a.stats.LastError = gapErr.Error()
+	a.mu.Unlock()
+	return errResync
+}
+
+// firstAvailable asks the journal for its first sequence; 0 when it cannot tell.
+func (a *Applier) firstAvailable(ctx context.Context) uint64 {
+	rd, err := a.cfg.OpenReader(ctx, 0)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = rd.Close() }()
+	br, ok := rd.(boundedReader)
+	if !ok {
+		return 0
+	}
+	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	first, _, err := br.Bounds(bctx)
+	if err != nil {
+		return 0
+	}
+	return first
+}
+
+// requestSnapshot asks the active site for the resync snapshot of the gap at
+// sequence gap, once per gap in this process.
+func (a *Applier) requestSnapshot(ctx context.Context, gap uint64) error {
+	reason := fmt.Sprintf("site %s: retention gap in %s at sequence %d", a.cfg.Site, a.cfg.Stream, gap)
+	a.log.Info("asking the active site for a snapshot", "gap-at", gap)
+	if err := a.cfg.RequestSnapshot(ctx, reason); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("request a snapshot from the active site: %w", err)
+	}
+	a.mu.Lock()
+	a.requestedFor = gap
+	a.stats.SnapshotRequested = time.Now()
+	a.mu.Unlock()
+	a.log.Info("asked the active site for a snapshot", "gap-at", gap)
+	return nil
+}
+
+func hasSnapshotBegin(m journal.Message) bool {
+	for i := range m.Events {
+		if m.Events[i].Kind == journal.KindSnapshotBegin {
+			return true
+		}
+	}
+	return false
 }
 
 // loop applies what the fetcher delivers. It never waits for more messages than
@@ -225,6 +375,7 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 			case res := <-fetched:
 				pending = append(pending, res.msgs...)
 				fetchErr = res.err
+				r.delivered(res.msgs)
 			}
 		}
 	drain:
@@ -233,6 +384,7 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 			case res := <-fetched:
 				pending = append(pending, res.msgs...)
 				fetchErr = res.err
+				r.delivered(res.msgs)
 			default:
 				break drain
 			}
@@ -243,8 +395,14 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 			return err
 		}
 		if fetchErr != nil && len(pending) == 0 {
-			return r.a.classifyFetch(fetchErr, r.committed.Seq+1)
+			return r.fetchFailed(ctx, fetchErr)
 		}
+	}
+}
+
+func (r *run) delivered(msgs []journal.Message) {
+	if n := len(msgs); n > 0 {
+		r.readTo = msgs[n-1].Seq
 	}
 }
 
@@ -312,6 +470,19 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) (int, er
 			return done, err
 		}
 		msg := pending[i]
+		if r.pl.cp.resyncing() && !hasSnapshotBegin(msg) {
+			// Waiting for the resync snapshot: this message's changes come
+			// again in it, and its heartbeats would claim what the standby
+			// does not hold.
+			i++
+			if b.empty() {
+				done = i
+			}
+			r.a.mu.Lock()
+			r.a.stats.ResyncSkipped++
+			r.a.mu.Unlock()
+			continue
+		}
 		if msg.Seq <= r.committed.Seq {
 			if _, err := r.pl.plan(msg, true); err != nil {
 				return done, backoff.Permanent(err)
@@ -575,6 +746,13 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 }
 
 func (r *run) afterCommit(plans []*msgPlan) {
+	if r.resync && r.committed.Resync == nil {
+		r.resync = false
+		r.a.log.Info("resync complete: the snapshot begun after the retention gap has ended", "journal-seq", r.committed.Seq)
+		r.a.mu.Lock()
+		r.a.stats.LastError = ""
+		r.a.mu.Unlock()
+	}
 	r.tree.commit()
 	r.snapAt = r.pl.snap
 	r.failures = 0
@@ -600,6 +778,13 @@ func (r *run) publish(events, batches int) {
 	a.stats.EventsApplied += uint64(events)
 	a.stats.Batches += uint64(batches)
 	a.stats.Replicated = r.tree.count
+	a.stats.Resync = nil
+	a.stats.State = "applying"
+	if rs := r.committed.Resync; rs != nil {
+		c := *rs
+		a.stats.Resync = &c
+		a.stats.State = rs.String()
+	}
 }
 
 // recover handles a refused batch: if the checkpoint moved, another applier

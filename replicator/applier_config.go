@@ -21,6 +21,15 @@ type JournalReader interface {
 
 var _ JournalReader = (*journal.Reader)(nil)
 
+// boundedReader is a JournalReader that can tell which sequences it holds
+// (*journal.Reader can); the applier uses it to name the first available
+// sequence when it meets a gap.
+type boundedReader interface {
+	Bounds(ctx context.Context) (first, last uint64, err error)
+}
+
+var _ boundedReader = (*journal.Reader)(nil)
+
 // PathMap moves the source subtree From to the destination subtree To on the
 // standby (source chroot -> destination chroot). The longest matching From wins;
 // paths under no From keep their name.
@@ -41,8 +50,15 @@ type ApplierConfig struct {
 	Servers        []string
 	SessionTimeout time.Duration
 	Auth           string
-	// OpenReader opens the journal at startSeq.
+	// OpenReader opens the journal at startSeq; startSeq 0 means the first
+	// message the journal still holds.
 	OpenReader func(ctx context.Context, startSeq uint64) (JournalReader, error)
+	// RequestSnapshot, if set, asks the active site for a fresh snapshot after a
+	// retention gap. It should retry until it succeeds or ctx ends; the applier
+	// calls it once per gap per process (again after a restart while resyncing:
+	// the request may have been lost with the crash, and one snapshot more is
+	// harmless). Without it the applier waits for the next periodic snapshot.
+	RequestSnapshot func(ctx context.Context, reason string) error
 	// MaxBatchOps and MaxBatchBytes bound one Multi (the checkpoint write included);
 	// keep MaxBatchBytes well under the standby's jute.maxbuffer (1 MB by default).
 	MaxBatchOps   int

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"testing"
@@ -59,6 +60,9 @@ type fakeReader struct {
 func (r *fakeReader) Fetch(ctx context.Context, max int) ([]journal.Message, error) {
 	for {
 		r.j.mu.Lock()
+		if r.next == 0 {
+			r.next = r.j.first // start 0: the first message held
+		}
 		if r.next < r.j.first {
 			r.j.mu.Unlock()
 			return nil, fmt.Errorf("fetch from %d, first is %d: %w", r.next, r.j.first, journal.ErrRetentionGap)
@@ -90,6 +94,19 @@ func (r *fakeReader) Fetch(ctx context.Context, max int) ([]journal.Message, err
 }
 
 func (r *fakeReader) Close() error { return nil }
+
+func (r *fakeReader) Bounds(context.Context) (first, last uint64, err error) {
+	r.j.mu.Lock()
+	defer r.j.mu.Unlock()
+	return r.j.first, r.j.first + uint64(len(r.j.msgs)) - 1, nil
+}
+
+// drop simulates retention: the journal now starts at first.
+func (j *fakeJournal) drop(first uint64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.msgs, j.first = nil, first
+}
 
 func testApplierConfig(t testing.TB, c *zkserver.Cluster, j *fakeJournal) ApplierConfig {
 	cfg := DefaultApplierConfig()
@@ -192,8 +209,9 @@ func compareStandby(t testing.TB, conn *zk.Conn, want apModel) {
 	if err != nil {
 		t.Fatalf("walk standby: %v", err)
 	}
-	w := zktree.Tree{"/": {ACL: openACL}}
+	w := zktree.Tree{"/": {ACL: openACL, Sum: sha256.Sum256(nil)}}
 	for p, n := range want {
+		n.Sum, n.Size = sha256.Sum256(n.Data), len(n.Data)
 		w[p] = n
 	}
 	if diff := zktree.Diff(w, got); len(diff) > 0 {

@@ -368,9 +368,8 @@ func TestApplierPoisonAndSkip(t *testing.T) {
 	}
 }
 
-// A journal that no longer holds the next sequence stops the applier loudly;
-// so does an event of an older epoch.
-func TestApplierStopsOnGapAndOldEpoch(t *testing.T) {
+// An event of an older epoch stops the applier.
+func TestApplierStopsOnOldEpoch(t *testing.T) {
 	zkc := startZK(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/g", "", journal.ModePersistent, openACL))
@@ -386,14 +385,119 @@ func TestApplierStopsOnGapAndOldEpoch(t *testing.T) {
 	if st := a.Stats(); st.AppliedSeq != 2 || st.Epoch != 2 {
 		t.Errorf("stats %+v", st)
 	}
-	// Retention: the journal now starts after the checkpoint's next sequence.
-	j.mu.Lock()
-	j.msgs, j.first = nil, 10
-	j.mu.Unlock()
-	j.add(ev(journal.KindUpdate, "/g", "3", journal.ModePersistent, nil))
+}
+
+// Guarantee 7: a journal that no longer holds the next sequence is recorded in
+// the checkpoint and reported; nothing after the gap is applied (heartbeats
+// included) before a snapshot begun after it; the applier asks for that
+// snapshot, applies it, and its end deletes what the gap hid a delete of. A
+// restart while resyncing, before and inside the snapshot, keeps resyncing.
+func TestApplierResyncAfterGap(t *testing.T) {
+	zkc := startZK(t)
+	j := newFakeJournal()
+	hb := func(zxid int64) journal.Event {
+		return journal.Event{Site: "east", Epoch: 1, Kind: journal.KindHeartbeat, Zxid: zxid, Time: zxid * int64(time.Second)}
+	}
+	j.add(ev(journal.KindCreate, "/r", "", journal.ModePersistent, openACL),
+		ev(journal.KindCreate, "/r/keep", "1", journal.ModePersistent, openACL),
+		ev(journal.KindCreate, "/r/gone", "", journal.ModePersistent, openACL),
+		ev(journal.KindCreate, "/r/gone/kid", "", journal.ModePersistent, openACL))
+	applied := j.add(hb(10))
+	requests := make(chan string, 10)
+	cfg := testApplierConfig(t, zkc, j)
+	cfg.RequestSnapshot = func(ctx context.Context, reason string) error {
+		requests <- reason
+		return nil
+	}
+	a := startApplier(t, cfg)
+	waitApplied(t, a.Applier, applied)
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	// Retention drops what the stopped applier had not read.
+	j.drop(applied + 10)
+	gapAt := applied + 1
+	post := []uint64{
+		j.add(hb(30)),
+		j.add(ev(journal.KindCreate, "/r/new", "n", journal.ModePersistent, openACL)),
+		j.add(ev(journal.KindDelete, "/r/gone", "", journal.ModePersistent, nil)),
+		j.add(ev(journal.KindUpdate, "/r/keep", "2", journal.ModePersistent, nil), hb(31)),
+	}
+	conn := adminConn(t, zkc.Servers())
+	state := fmt.Sprintf("resyncing after retention gap at seq %d", gapAt)
+	checkResyncing := func(b *runningApplier, skipped uint64) {
+		t.Helper()
+		waitFor(t, 60*time.Second, "the gap to be reported and the post-gap messages skipped", func() bool {
+			st := b.Stats()
+			return st.State == state && st.ResyncSkipped >= skipped
+		})
+		if st := b.Stats(); st.WatermarkZxid != 10 || !strings.Contains(st.LastError, fmt.Sprint(gapAt)) && st.LastError != "" {
+			t.Errorf("stats while resyncing: %+v", st)
+		}
+		cp, err := ReadCheckpoint(context.Background(), conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Resync == nil || cp.Resync.GapAt != gapAt || cp.WatermarkZxid != 10 {
+			t.Fatalf("checkpoint while resyncing: %+v resync %+v", cp, cp.Resync)
+		}
+		if ok, _, _ := conn.Exists("/r/new"); ok {
+			t.Fatal("a change after the gap was applied before the resync snapshot")
+		}
+		if ok, _, _ := conn.Exists("/r/gone"); !ok {
+			t.Fatal("a delete after the gap was applied before the resync snapshot")
+		}
+	}
 	b := startApplier(t, cfg)
-	if err := b.wait(t, 60*time.Second); !errors.Is(err, ErrJournalGap) || !errors.Is(err, journal.ErrRetentionGap) {
-		t.Fatalf("run: %v, want ErrJournalGap", err)
+	checkResyncing(b, uint64(len(post)))
+	if cp, _ := ReadCheckpoint(context.Background(), conn); cp.Resync.FirstAvailable != post[0] {
+		t.Errorf("first available %d, want %d", cp.Resync.FirstAvailable, post[0])
+	}
+	select {
+	case reason := <-requests:
+		if !strings.Contains(reason, fmt.Sprint(gapAt)) {
+			t.Errorf("snapshot request reason %q does not name the gap", reason)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no snapshot requested")
+	}
+	// A restart while waiting for the snapshot keeps resyncing.
+	if err := b.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	b = startApplier(t, cfg)
+	checkResyncing(b, uint64(len(post)))
+
+	// The snapshot: a heartbeat in the begin's message before it, and one
+	// inside it, do not move the watermark.
+	j.add(hb(35), journal.Event{Site: "east", Epoch: 1, Kind: journal.KindSnapshotBegin, Snapshot: 7})
+	j.add(ev(journal.KindSnapshotNode, "/r", "", journal.ModePersistent, openACL))
+	j.add(ev(journal.KindSnapshotNode, "/r/keep", "2", journal.ModePersistent, openACL), hb(40))
+	mid := j.add(ev(journal.KindSnapshotNode, "/r/new", "n", journal.ModePersistent, openACL))
+	waitApplied(t, b.Applier, mid)
+	if st := b.Stats(); st.WatermarkZxid != 10 || st.State != state {
+		t.Errorf("inside the resync snapshot: watermark %d state %q", st.WatermarkZxid, st.State)
+	}
+	// A restart inside the resync snapshot reads it again from its begin.
+	if err := b.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	j.add(journal.Event{Site: "east", Epoch: 1, Kind: journal.KindSnapshotEnd, Snapshot: 7})
+	last := j.add(hb(50))
+	c := startApplier(t, cfg)
+	waitApplied(t, c.Applier, last)
+	compareStandby(t, conn, apModel{
+		"/r":      {ACL: openACL},
+		"/r/keep": {Data: []byte("2"), ACL: openACL},
+		"/r/new":  {Data: []byte("n"), ACL: openACL},
+	})
+	cp, _ := ReadCheckpoint(context.Background(), conn)
+	if cp.Resync != nil || cp.Snapshot != nil || cp.WatermarkZxid != 50 {
+		t.Errorf("checkpoint after the resync: %+v", cp)
+	}
+	if st := c.Stats(); st.State != "applying" || st.Resync != nil || st.LastError != "" {
+		t.Errorf("stats after the resync: %+v", st)
 	}
 }
 

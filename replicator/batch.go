@@ -108,6 +108,9 @@ func (pl *planner) plan(msg journal.Message, mentionOnly bool) (*msgPlan, error)
 	}
 	for i := range msg.Events {
 		ev := &msg.Events[i]
+		if pl.cp.resyncing() && ev.Kind != journal.KindSnapshotBegin {
+			continue // before the resync snapshot's begin: that snapshot brings it
+		}
 		if ev.Epoch < pl.cp.Epoch {
 			return nil, fmt.Errorf("%w: sequence %d has epoch %d, the standby follows epoch %d", ErrEventEpoch, msg.Seq, ev.Epoch, pl.cp.Epoch)
 		}
@@ -130,6 +133,11 @@ func (pl *planner) plan(msg journal.Message, mentionOnly bool) (*msgPlan, error)
 func (pl *planner) event(mp *msgPlan, ev *journal.Event, mentionOnly bool) error {
 	switch ev.Kind {
 	case journal.KindHeartbeat:
+		if pl.cp.Resync != nil {
+			// Until the resync snapshot has ended the standby lacks what the
+			// gap hid, so a heartbeat's watermark would claim too much.
+			return nil
+		}
 		if !mentionOnly {
 			if ev.Zxid > pl.cp.WatermarkZxid {
 				pl.cp.WatermarkZxid = ev.Zxid
@@ -336,6 +344,8 @@ func (pl *planner) snapshotEnd(mp *msgPlan, ev *journal.Event) error {
 		// partial knowledge could wipe live nodes, so this end deletes nothing.
 		return nil
 	}
+	// A snapshot begun after a retention gap has now brought everything.
+	pl.cp.Resync = nil
 	keep := map[string]struct{}{}
 	for p := range snap.mentioned {
 		for q := p; ; q = parentPath(q) {

@@ -38,6 +38,9 @@ type Checkpoint struct {
 	PadDebt map[string]int32 `json:"pad_debt,omitempty"`
 	// Skipped lists messages moved past with SkipMessage.
 	Skipped []SkippedMessage `json:"skipped,omitempty"`
+	// Resync is set from a retention gap until the snapshot-end of a snapshot
+	// begun after the gap is applied.
+	Resync *ResyncState `json:"resync,omitempty"`
 	// Updated is when the checkpoint was written.
 	Updated time.Time `json:"updated"`
 
@@ -52,6 +55,28 @@ type Checkpoint struct {
 type SnapshotMark struct {
 	ID       uint64 `json:"id"`
 	BeginSeq uint64 `json:"begin_seq"`
+}
+
+// ResyncState records that the journal lost sequences the standby had not
+// applied. Until a snapshot begun after the gap has ended, the applier applies
+// nothing before that snapshot's begin and holds the watermark: the standby
+// holds only what it held at the gap.
+type ResyncState struct {
+	// GapAt is the first sequence the journal no longer held.
+	GapAt uint64 `json:"gap_at"`
+	// FirstAvailable is the first sequence the journal held when the gap was
+	// met (0 if unknown).
+	FirstAvailable uint64 `json:"first_available,omitempty"`
+	// Since is when the gap was met.
+	Since time.Time `json:"since"`
+}
+
+// String is the state as status shows it.
+func (r *ResyncState) String() string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("resyncing after retention gap at seq %d", r.GapAt)
 }
 
 // SkippedMessage is one message moved past by an operator.
@@ -74,6 +99,10 @@ func (c Checkpoint) clone() Checkpoint {
 	if c.Snapshot != nil {
 		s := *c.Snapshot
 		out.Snapshot = &s
+	}
+	if c.Resync != nil {
+		r := *c.Resync
+		out.Resync = &r
 	}
 	out.Skipped = append([]SkippedMessage(nil), c.Skipped...)
 	out.PadDebt = nil // a debt belongs to the checkpoint that recorded it
@@ -148,6 +177,10 @@ func loadCheckpoint(ctx context.Context, conn *zk.Conn, stream string) (Checkpoi
 	}
 }
 
+// resyncing reports whether the applier is skipping messages until a snapshot
+// begins: a gap was met and no snapshot begun after it is open.
+func (c Checkpoint) resyncing() bool { return c.Resync != nil && c.Snapshot == nil }
+
 // checkpointOp is the Multi op that moves the checkpoint from version v.
 func checkpointOp(cp Checkpoint) *zk.SetDataRequest {
 	return &zk.SetDataRequest{Path: CheckpointPath, Data: cp.encode(), Version: cp.Version}
@@ -179,4 +212,36 @@ func SkipMessage(ctx context.Context, conn *zk.Conn, stream string, seq uint64, 
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return nil
+}
+
+// WaitCheckpointPast blocks until the checkpoint's sequence reaches seq (for
+// example once an operator skipped an undecodable message) or ctx ends. It
+// watches /zkdr/applied and also reads it every few seconds, so a watch lost
+// with a connection does not leave it waiting.
+func WaitCheckpointPast(ctx context.Context, conn *zk.Conn, seq uint64) error {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	var ch <-chan zk.Event // the pending watch; nil when none is set
+	for {
+		var data []byte
+		var err error
+		if ch == nil {
+			data, _, ch, err = conn.GetW(CheckpointPath)
+		} else {
+			data, _, err = conn.Get(CheckpointPath)
+		}
+		if err == nil {
+			var cp Checkpoint
+			if jerr := json.Unmarshal(data, &cp); jerr == nil && cp.Seq >= seq {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+			ch = nil
+		case <-t.C:
+		}
+	}
 }
