@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,6 +95,7 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (replicator.JournalReader, error) {
 		return journal.NewReader(js, journal.ReaderConfig{Stream: stream, StartSeq: startSeq, Logger: d.log.Named("reader")})
 	}
+	acfg.RequestSnapshot = d.requestPeerSnapshot
 	ap, err := replicator.NewApplier(acfg)
 	if err != nil {
 		return err
@@ -102,7 +104,67 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	d.applier = ap
 	d.mu.Unlock()
 	defer func() { d.mu.Lock(); d.applier = nil; d.mu.Unlock() }()
-	return ap.Run(ctx)
+	for {
+		err := ap.Run(ctx)
+		var de *journal.DecodeError
+		if ctx.Err() != nil || !errors.Is(err, replicator.ErrPoisonMessage) || !errors.As(err, &de) {
+			return err
+		}
+		// An undecodable message needs an operator; `zkdr journal skip` moves
+		// the checkpoint past it, and the applier resumes without a restart.
+		d.mu.Lock()
+		d.lastErr = err
+		d.mu.Unlock()
+		d.log.Error("applier stopped on an undecodable journal message; waiting for `zkdr journal skip --seq N`",
+			"stream", stream, "journal-seq", de.Seq, "error", err)
+		if err := d.waitSkipped(ctx, de.Seq); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		d.mu.Lock()
+		d.lastErr = nil
+		d.mu.Unlock()
+		d.log.Info("undecodable message skipped; the applier resumes", "stream", stream, "journal-seq", de.Seq)
+	}
+}
+
+// waitSkipped waits until the standby's checkpoint is at seq or beyond.
+func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
+	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return replicator.WaitCheckpointPast(ctx, conn, seq)
+}
+
+// requestPeerSnapshot asks the peer (active) site's source for a fresh
+// snapshot through the peer's ensemble, retrying with backoff while the peer is
+// unreachable. The applier calls it after a retention gap.
+func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
+	pz := d.cfg.Peer.ZooKeeper
+	zc := replicator.ZKConfig{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = time.Second
+	b.MaxInterval = 30 * time.Second
+	b.MaxElapsedTime = 0
+	op := func() error {
+		// Bounded, so an unreachable peer is retried with a fresh connection.
+		actx, cancel := context.WithTimeout(ctx, 2*zc.SessionTimeout)
+		defer cancel()
+		conn, err := replicator.DialZK(actx, zc, d.log.Named("peer-zk"), nil)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return replicator.RequestSnapshot(actx, conn, d.cfg.Site, reason)
+	}
+	notify := func(err error, wait time.Duration) {
+		d.log.Warn("cannot ask the peer site for a snapshot yet; retrying", "peer", d.cfg.Peer.Name, "error", err, "in", wait)
+	}
+	return backoff.RetryNotify(op, backoff.WithContext(b, ctx), notify)
 }
 
 // scopeOf is the replicated scope of a config, in source paths; the source and
