@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,11 +25,13 @@ type Daemon struct {
 	cfg *configs.Config
 	log hclog.Logger
 
-	mu      sync.Mutex // guards the fields below
-	rec     Record
-	source  *replicator.Source
-	applier *replicator.Applier
-	lastErr error
+	mu            sync.Mutex // guards the fields below
+	rec           Record
+	source        *replicator.Source
+	applier       *replicator.Applier
+	lastErr       error
+	divergenceDir string
+	lastRejoin    *RejoinResult
 }
 
 // DaemonStatus is a point-in-time view of a Daemon.
@@ -38,6 +42,8 @@ type DaemonStatus struct {
 	Source  *replicator.SourceStats  // while active
 	Applier *replicator.ApplierStats // while standby
 	LastErr string
+	// LastRejoin is the last rejoin this daemon ran, with its divergence report.
+	LastRejoin *RejoinResult
 }
 
 // NewDaemon validates cfg and returns a Daemon; it starts nothing.
@@ -67,6 +73,10 @@ func (d *Daemon) Status() DaemonStatus {
 	if d.lastErr != nil {
 		st.LastErr = d.lastErr.Error()
 	}
+	if d.lastRejoin != nil {
+		r := *d.lastRejoin
+		st.LastRejoin = &r
+	}
 	return st
 }
 
@@ -75,8 +85,102 @@ func (d *Daemon) zkConfig() replicator.ZKConfig {
 	return replicator.ZKConfig{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
 }
 
+
+// DivergenceDirEnv names the environment variable that sets where rejoin writes
+// divergence reports when SetDivergenceDir was not called.
+const DivergenceDirEnv = "ZKDR_DIVERGENCE_DIR"
+
+// DefaultDivergenceDir is where divergence reports go when nothing else is set:
+// a directory under the daemon's working directory.
+const DefaultDivergenceDir = "zkdr-divergence"
+
+// SetDivergenceDir sets the directory rejoin writes divergence reports to. Call
+// it before Run.
+func (d *Daemon) SetDivergenceDir(dir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.divergenceDir = dir
+}
+
+func (d *Daemon) reportDir() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.divergenceDir != "":
+		return d.divergenceDir
+	case os.Getenv(DivergenceDirEnv) != "":
+		return os.Getenv(DivergenceDirEnv)
+	default:
+		return DefaultDivergenceDir
+	}
+}
+
+// Who wrote a record (Record.ChangedBy). The daemon tells a switchover's fence,
+// which the switchover itself resolves, from the fences that need a rejoin.
+const (
+	ChangedByPromote    = "promote"
+	ChangedBySwitchover = "switchover"
+	ChangedByRejoin     = "rejoin"
+)
+
+// mode is what the daemon runs.
+type mode int
+
+const (
+	modeIdle    mode = iota // fenced, or waiting for an operator
+	modeActive              // source
+	modeStandby             // applier
+	modeRejoin              // fence self, divergence report, then standby
+)
+
+func (m mode) String() string {
+	return [...]string{"idle", "active", "standby", "rejoin"}[m]
+}
+
+// want is a decision of decide; two equal wants need no restart.
+type want struct {
+	mode  mode
+	epoch uint64
+}
+
+// decide turns the site's own record and what is known of the peer into what to
+// run. peer.Reachable false or peer.Exists false means the peer says nothing.
+//
+//   - An active record runs the source, unless the peer is active at a higher
+//     epoch: then this site was superseded while away (a promotion happened
+//     without it) and must never publish again; it rejoins.
+//   - A standby record runs the applier.
+//   - A fenced record written by a promotion or a rejoin is resolved by
+//     rejoining once the peer is active at an epoch at least as high; one written
+//     by a switchover is left to the switchover, which makes the site standby
+//     itself (there is nothing to report: the standby applied everything).
+func decide(own Record, peer SiteView) want {
+	peerActive := peer.Reachable && peer.Exists && peer.Record.Role == RoleActive
+	switch own.Role {
+	case RoleActive:
+		if peerActive && peer.Record.Epoch > own.Epoch {
+			return want{mode: modeRejoin}
+		}
+		if peerActive && peer.Record.Epoch == own.Epoch {
+			// Two active records at one epoch cannot be written by zkdr's
+			// compare-and-sets; publishing now could fork the lineage.
+			return want{mode: modeIdle, epoch: own.Epoch}
+		}
+		return want{mode: modeActive, epoch: own.Epoch}
+	case RoleStandby:
+		return want{mode: modeStandby, epoch: own.Epoch}
+	default:
+		if own.ChangedBy != ChangedBySwitchover && peerActive && peer.Record.Epoch >= own.Epoch {
+			return want{mode: modeRejoin}
+		}
+		return want{mode: modeIdle, epoch: own.Epoch}
+	}
+}
+
 // Run connects to the site's ensemble and NATS and follows the site record until
-// ctx ends (it returns nil) or a permanent error.
+// ctx ends (it returns nil) or a permanent error. It also watches the peer's
+// record (when the config names the peer's servers): a site whose peer was
+// promoted past it never starts its source again and rejoins as standby.
 func (d *Daemon) Run(ctx context.Context) error {
 	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
 	if err != nil {
@@ -99,13 +203,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("site record", "role", rec.Role, "epoch", rec.Epoch)
 
-	changes := make(chan Record, 1)
-	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	bgCtx, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+
+	changes := make(chan Record, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = WatchRecord(watchCtx, conn, func(s RecordState) {
+		_ = WatchRecord(bgCtx, conn, func(s RecordState) {
 			if s.Err != nil || !s.Exists {
 				return
 			}
@@ -116,37 +223,289 @@ func (d *Daemon) Run(ctx context.Context) error {
 			changes <- s.Record
 		})
 	}()
-	defer func() { stopWatch(); wg.Wait() }()
 
+	peerViews, peerNow := d.watchPeer(bgCtx, &wg)
+	peer := peerNow()
+
+	hooks := d.startHooks(bgCtx, &wg)
+
+	var (
+		cur     want
+		running bool
+		ended   bool // the runner for cur ended by itself: wait for a change
+		cancel  context.CancelFunc
+		done    chan error
+	)
+	stop := func(next Record) {
+		if !running {
+			return
+		}
+		if cur.mode == modeActive && next.Role == RoleFenced {
+			d.flushBeforeFence(ctx, conn)
+		}
+		cancel()
+		<-done
+		running = false
+	}
+	defer func() { stop(Record{}) }()
 	for {
-		roleCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func(rec Record) { done <- d.runRole(roleCtx, conn, js, rec) }(rec)
-	wait:
+		d.mu.Lock()
+		d.rec = rec
+		d.mu.Unlock()
+		w := decide(rec, peer)
+		if running && w != cur {
+			d.log.Info("changing what the daemon runs", "from", cur.mode, "to", w.mode, "role", rec.Role, "epoch", rec.Epoch)
+			stop(rec)
+		}
+		if !running && (w != cur || !ended) {
+			if w.mode == modeRejoin || (w.mode == modeIdle && rec.Role == RoleActive) {
+				d.log.Warn("peer is active at a higher epoch: this site must not publish",
+					"peer", d.cfg.Peer.Name, "peer-epoch", peer.Record.Epoch, "own-epoch", rec.Epoch, "own-role", rec.Role)
+			}
+			cur, ended, running = w, false, true
+			roleCtx, cancelRole := context.WithCancel(ctx)
+			cancel = cancelRole
+			done = make(chan error, 1)
+			go func(w want, rec Record) {
+				switch w.mode {
+				case modeRejoin:
+					done <- d.runRejoin(roleCtx, conn)
+				case modeIdle:
+					d.log.Info("site is idle: neither publishing nor applying", "role", rec.Role, "epoch", rec.Epoch)
+					<-roleCtx.Done()
+					done <- nil
+				default:
+					done <- d.runRole(roleCtx, conn, js, rec)
+				}
+			}(w, rec)
+		}
 		select {
 		case <-ctx.Done():
-			cancel()
-			<-done
 			return nil
 		case next := <-changes:
-			if next.Role == rec.Role && next.Epoch == rec.Epoch {
-				goto wait
+			if next.Role != rec.Role || next.Epoch != rec.Epoch {
+				d.log.Info("site record changed", "role", next.Role, "epoch", next.Epoch, "was-role", rec.Role, "was-epoch", rec.Epoch, "changed-by", next.ChangedBy)
+				hooks(next, peer)
 			}
-			d.log.Info("site record changed", "role", next.Role, "epoch", next.Epoch, "was-role", rec.Role, "was-epoch", rec.Epoch)
-			cancel()
-			<-done
 			rec = next
+		case <-peerViews:
+			peer = peerNow()
 		case err := <-done:
+			running, ended = false, true
 			cancel()
 			if err != nil {
 				return err
 			}
-			// The runner ended by itself: wait for a record change.
+		}
+	}
+}
+
+// watchPeer follows the peer's record with a Monitor when the config names the
+// peer's servers. It returns a channel that signals a change and a function for
+// the latest view of the peer. It waits up to the peer's session timeout for a
+// first read so that a returning old primary learns about a promotion before it
+// starts its source; an unreachable peer then says nothing (the own record
+// rules, and a later change of the peer is still acted on).
+func (d *Daemon) watchPeer(ctx context.Context, wg *sync.WaitGroup) (<-chan struct{}, func() SiteView) {
+	signal := make(chan struct{}, 1)
+	var (
+		mu   sync.Mutex
+		view SiteView
+	)
+	now := func() SiteView { mu.Lock(); defer mu.Unlock(); return view }
+	p := d.cfg.Peer
+	if p.Name == "" || len(p.ZooKeeper.Servers) == 0 {
+		return signal, now
+	}
+	mon, err := NewMonitor(MonitorConfig{
+		Sites:          []Site{{Name: p.Name, Servers: p.ZooKeeper.Servers}},
+		SessionTimeout: p.ZooKeeper.SessionTimeout,
+		Auth:           p.ZooKeeper.Auth.Reveal(),
+		Logger:         d.log.Named("peer"),
+	})
+	if err != nil {
+		d.log.Warn("not watching the peer's site record", "error", err)
+		return signal, now
+	}
+	mon.Subscribe(func(v View) {
+		mu.Lock()
+		for _, sv := range v.Sites {
+			if sv.Site == p.Name {
+				view = sv
+			}
+		}
+		mu.Unlock()
+		select {
+		case signal <- struct{}{}:
+		default:
+		}
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := mon.Run(ctx); err != nil {
+			d.log.Warn("peer monitor stopped", "error", err)
+		}
+	}()
+	wait := p.ZooKeeper.SessionTimeout
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	select {
+	case <-mon.Ready():
+	case <-time.After(wait):
+		d.log.Warn("peer's site record not read yet: following the own record", "peer", p.Name)
+	case <-ctx.Done():
+	}
+	return signal, now
+}
+
+// flushBeforeFence keeps the source running after the site was fenced until it
+// has published a heartbeat taken after the fence, so the standby can prove it
+// holds every change made before the fence (a switchover waits for exactly that
+// heartbeat to be applied). Clients leave a fenced site, so the heartbeat is
+// normally the last event. It gives up after a bound (the source may be broken;
+// the switchover then times out and unfences).
+func (d *Daemon) flushBeforeFence(ctx context.Context, conn *zk.Conn) {
+	var fenceZxid int64
+	err := do(ctx, func() error {
+		_, st, err := conn.Exists(RecordPath)
+		if err == nil && st != nil {
+			fenceZxid = st.Mzxid
+		}
+		return err
+	})
+	if err != nil {
+		d.log.Warn("fenced: cannot read the fence's zxid; stopping the source at once", "error", err)
+		return
+	}
+	limit := max(30*time.Second, 20*d.cfg.Source.HeartbeatInterval)
+	deadline := time.Now().Add(limit)
+	log := d.log.With("fence-zxid", fmt.Sprintf("%#x", fenceZxid))
+	log.Info("fenced: publishing a last heartbeat before stopping the source")
+	for {
+		d.mu.Lock()
+		src := d.source
+		d.mu.Unlock()
+		if src == nil {
+			log.Warn("fenced: no source is running")
+			return
+		}
+		if st := src.Stats(); st.LastHeartbeatZxid >= fenceZxid {
+			log.Info("fenced: last heartbeat published", "heartbeat-zxid", fmt.Sprintf("%#x", st.LastHeartbeatZxid))
+			return
+		}
+		if time.Now().After(deadline) {
+			log.Warn("fenced: no heartbeat after the fence was published in time; stopping the source", "waited", limit)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// runRejoin runs Rejoin until it succeeds or ctx ends, retrying with backoff.
+func (d *Daemon) runRejoin(ctx context.Context, conn *zk.Conn) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = time.Second
+	b.MaxInterval = 30 * time.Second
+	b.MaxElapsedTime = 0
+	op := func() error {
+		peer, err := replicator.DialZK(ctx, replicator.ZKConfig{
+			Servers: d.cfg.Peer.ZooKeeper.Servers, SessionTimeout: d.cfg.Peer.ZooKeeper.SessionTimeout,
+			Auth: d.cfg.Peer.ZooKeeper.Auth.Reveal(),
+		}, d.log.Named("peer-zk"), nil)
+		if err != nil {
+			return err
+		}
+		defer peer.Close()
+		res, err := Rejoin(ctx, conn, peer, RejoinOptions{
+			Site: d.cfg.Site, Peer: d.cfg.Peer.Name, Dir: d.reportDir(), Scope: scopeOf(d.cfg),
+			Logger: d.log,
+		})
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.lastRejoin = &res
+		d.mu.Unlock()
+		return nil
+	}
+	notify := func(err error, wait time.Duration) {
+		d.mu.Lock()
+		d.lastErr = err
+		d.mu.Unlock()
+		d.log.Error("rejoin failed; retrying", "error", err, "in", wait)
+	}
+	err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), notify)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// startHooks starts the worker that runs the configured hooks, one role change
+// after the other, and returns the function that queues a change.
+func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record, SiteView) {
+	f := d.cfg.Failover
+	var hooks []*Hooks
+	for _, h := range f.Hooks {
+		hc := DefaultHooksConfig()
+		hc.Commands = [][]string{h.Command}
+		if h.Timeout > 0 {
+			hc.Timeout = h.Timeout
+		}
+		hc.Logger = d.log
+		hk, err := NewHooks(hc)
+		if err != nil {
+			d.log.Error("hook not usable", "hook", h.Name, "error", err)
+			continue
+		}
+		hooks = append(hooks, hk)
+	}
+	if f.ActiveConnectFile != "" {
+		hc := DefaultHooksConfig()
+		hc.ConnectFile = f.ActiveConnectFile
+		hc.Logger = d.log
+		if hk, err := NewHooks(hc); err == nil {
+			hooks = append(hooks, hk)
+		}
+	}
+	if len(hooks) == 0 {
+		return func(Record, SiteView) {}
+	}
+	queue := make(chan RoleChange, 16)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
 			select {
 			case <-ctx.Done():
-				return nil
-			case rec = <-changes:
+				return
+			case ch := <-queue:
+				for _, h := range hooks {
+					if err := h.Fire(ctx, ch); err != nil {
+						d.log.Error("role-change hook failed", "error", err)
+					}
+				}
 			}
+		}
+	}()
+	return func(rec Record, peer SiteView) {
+		ch := RoleChange{Site: rec.Site, Role: rec.Role, Epoch: rec.Epoch}
+		switch {
+		case rec.Role == RoleActive:
+			ch.Connect = strings.Join(d.cfg.ZooKeeper.Servers, ",")
+		case peer.Exists && peer.Record.Role == RoleActive:
+			ch.Connect = strings.Join(d.cfg.Peer.ZooKeeper.Servers, ",")
+		}
+		select {
+		case queue <- ch:
+		default:
+			d.log.Warn("role-change hooks are behind; dropping a change", "role", rec.Role, "epoch", rec.Epoch)
 		}
 	}
 }
@@ -154,9 +513,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 // runRole runs what the record asks for, retrying transient failures with
 // backoff until ctx ends.
 func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStream, rec Record) error {
-	d.mu.Lock()
-	d.rec = rec
-	d.mu.Unlock()
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 10 * time.Second

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover"
+)
+
+func init() {
+	register("promote", "unplanned promotion of this site (the active site is gone)", runPromote)
+}
+
+func runPromote(ctx context.Context, args []string) error {
+	fs := newFlags("promote")
+	path := fs.String("config", "", "this site's config file (the standby's)")
+	force := fs.Bool("force", false, "promote even though the peer is reachable and active (fences it first)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	drain := fs.Duration("drain-timeout", 10*time.Minute, "how long to wait for the local mirror to be applied to its end")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	opts := failover.DefaultPromoteOptions()
+	opts.Force, opts.DrainTimeout = *force, *drain
+	opts.Logger = newLogger(cfg.Log, false, os.Stderr)
+	rep, err := failover.Promote(ctx, cfg, opts)
+	if rep != nil {
+		if *asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(rep)
+		} else if err == nil {
+			printPromoteReport(os.Stdout, cfg, rep)
+		}
+	}
+	if errors.Is(err, failover.ErrPeerActive) || errors.Is(err, failover.ErrAlreadyActive) {
+		return &exitError{code: 3, err: err}
+	}
+	return err
+}
+
+func printPromoteReport(w io.Writer, cfg *configs.Config, r *failover.PromoteReport) {
+	fmt.Fprintf(w, "%s is active at epoch %d (was %s at epoch %d)\n", r.Site, r.Epoch, r.PreviousRole, r.PreviousEpoch)
+	switch {
+	case !r.PeerReachable:
+		fmt.Fprintf(w, "peer %s: unreachable; it fences itself and rejoins as standby when it returns\n", r.Peer)
+	case r.PeerFenced:
+		fmt.Fprintf(w, "peer %s: was %s, now fenced at epoch %d (last heartbeat applied: %t)\n", r.Peer, r.PeerRole, r.Epoch, r.PeerFlushed)
+	default:
+		fmt.Fprintf(w, "peer %s: %s\n", r.Peer, r.PeerRole)
+	}
+	fmt.Fprintf(w, "applied %s to sequence %d of %d\n", journalName(cfg.Peer.Name), r.AppliedSeq, r.MirrorLastSeq)
+	if r.LastAppliedTime.IsZero() {
+		fmt.Fprintf(w, "last applied primary zxid: none (no heartbeat was ever applied)\n")
+	} else {
+		fmt.Fprintf(w, "last applied primary zxid: %#x at %s\n", r.LastAppliedZxid, r.LastAppliedTime.UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(w, "every write %s acknowledged before that time is here\n", r.Peer)
+	}
+	if r.PeerFlushed {
+		fmt.Fprintf(w, "estimated data-loss window: 0 (the fenced peer's last heartbeat was applied)\n")
+	} else {
+		fmt.Fprintf(w, "estimated data-loss window: %s after the last applied time (last journal message from %s at %s)\n",
+			r.DataLossWindow, r.Peer, r.LastJournalTime.UTC().Format(time.RFC3339Nano))
+	}
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "  %-12s %10s  %s\n", s.Name, s.Took, s.Detail)
+	}
+	fmt.Fprintf(w, "took %s; the source publishes at epoch %d: %t\n", r.Took, r.Epoch, r.SourceStarted)
+}
+
+func journalName(site string) string { return "ZKDR_" + site }
