@@ -24,10 +24,22 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 		return nil, fmt.Errorf("stop the standby's daemon: %w", err)
 	}
 	r.log.Info("building the backlog", "events", r.cfg.Backlog, "rate", r.cfg.BacklogRate)
-	written := 0
-	for written < r.cfg.Backlog {
-		secs := float64(r.cfg.Backlog-written) / float64(r.cfg.BacklogRate)
-		dur := max(time.Duration(secs*float64(time.Second)), 2*time.Second)
+	// The source reads a node after its change notification, so sets of one
+	// node close together become one event: write until the journal holds the
+	// asked-for number of events, not sets.
+	var published0 uint64
+	if src := p.status("east").Source; src != nil {
+		published0 = src.EventsPublished
+	}
+	var hb int64
+	events, sets := 0, 0
+	for events < r.cfg.Backlog {
+		perSet := 1.0 // events per set, as seen so far
+		if sets > 0 && events > 0 {
+			perSet = float64(events) / float64(sets)
+		}
+		secs := float64(r.cfg.Backlog-events) / perSet / float64(r.cfg.BacklogRate)
+		dur := max(time.Duration(secs*float64(time.Second)), time.Second)
 		out, err := r.zb.run(ctx, "churn", "-zk", r.eastAddr(), "-root", r.cfg.Root, "-n", strconv.Itoa(r.cfg.Nodes),
 			"-fanout", strconv.Itoa(r.cfg.Fanout), "-size", strconv.Itoa(r.cfg.DataSize),
 			"-rate", strconv.Itoa(r.cfg.BacklogRate), "-dur", dur.String())
@@ -41,26 +53,14 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 		if c.Sets == 0 {
 			return nil, fmt.Errorf("churn wrote nothing: %s", tail(out, 300))
 		}
-		written += c.Sets
-	}
-	// Every change up to this write's zxid is in the journal once the source
-	// has published a heartbeat with a higher zxid (the watermark guarantee).
-	st, err := p.eastConn.Set(leafPath(r.cfg.Root, 0, r.cfg.Fanout), bytes.Repeat([]byte("z"), r.cfg.DataSize), -1)
-	if err != nil {
-		return nil, fmt.Errorf("mark the end of the backlog: %w", err)
-	}
-	var hb int64
-	err = pollUntil(ctx, r.cfg.Timeout, 50*time.Millisecond, func() bool {
-		if src := p.status("east").Source; src != nil && src.LastHeartbeatZxid > st.Mzxid {
-			hb = src.LastHeartbeatZxid
+		sets += c.Sets
+		if hb, err = r.waitPublished(ctx, p); err != nil {
+			return nil, err
 		}
-		return hb != 0 || p.failed() != nil
-	})
-	if err == nil {
-		err = p.failed()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("wait for the source to publish the backlog: %w", err)
+		if src := p.status("east").Source; src != nil {
+			events = int(src.EventsPublished - published0)
+		}
+		r.log.Info("backlog so far", "sets", sets, "events", events)
 	}
 	// The heartbeat is flushed right after it is emitted; give the flush a
 	// moment, then wait for the standby's mirror to hold the whole stream, so
@@ -81,7 +81,7 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 	if err != nil {
 		return nil, err
 	}
-	r.log.Info("backlog ready", "sets", written, "journal-from", before.Seq, "journal-to", last)
+	r.log.Info("backlog ready", "sets", sets, "events", events, "journal-from", before.Seq, "journal-to", last)
 
 	stopProfile := profile(r.cfg.CPUProfileDir, "backlog", r.log)
 	start := time.Now()
@@ -90,8 +90,12 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 		return nil, err
 	}
 	var res BacklogResult
+	var firstApplied time.Time
 	err = pollUntil(ctx, r.cfg.Timeout, 20*time.Millisecond, func() bool {
 		ap := p.status("west").Applier
+		if ap != nil && ap.EventsApplied > 0 && firstApplied.IsZero() {
+			firstApplied = time.Now()
+		}
 		if ap == nil || ap.WatermarkZxid < hb {
 			return p.failed() != nil
 		}
@@ -106,7 +110,11 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 		return nil, fmt.Errorf("wait for the standby to apply the backlog: %w", err)
 	}
 	res.Rate = float64(res.Events) / res.Took.Seconds()
-	r.log.Info("backlog applied", "events", res.Events, "took", res.Took, "rate", res.Rate)
+	res.Startup = firstApplied.Sub(start)
+	if apply := res.Took - res.Startup; apply > 0 {
+		res.ApplyRate = float64(res.Events) / apply.Seconds()
+	}
+	r.log.Info("backlog applied", "events", res.Events, "took", res.Took, "rate", res.Rate, "startup", res.Startup, "apply-rate", res.ApplyRate)
 
 	if err := p.stop("west"); err != nil {
 		return nil, fmt.Errorf("stop the standby's daemon: %w", err)
@@ -118,6 +126,30 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 	}
 	r.log.Info("standby ceiling", "setdata-per-s", res.Ceiling)
 	return &res, nil
+}
+
+// waitPublished writes a mark on the primary and waits until the source has
+// published a heartbeat past it: then every change before the mark is in the
+// journal (the watermark guarantee). It returns the heartbeat's zxid.
+func (r *Runner) waitPublished(ctx context.Context, p *zkdrPair) (int64, error) {
+	st, err := p.eastConn.Set(leafPath(r.cfg.Root, 0, r.cfg.Fanout), bytes.Repeat([]byte("z"), r.cfg.DataSize), -1)
+	if err != nil {
+		return 0, fmt.Errorf("mark the end of the backlog: %w", err)
+	}
+	var hb int64
+	err = pollUntil(ctx, r.cfg.Timeout, 50*time.Millisecond, func() bool {
+		if src := p.status("east").Source; src != nil && src.LastHeartbeatZxid > st.Mzxid {
+			hb = src.LastHeartbeatZxid
+		}
+		return hb != 0 || p.failed() != nil
+	})
+	if err == nil {
+		err = p.failed()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wait for the source to publish the backlog: %w", err)
+	}
+	return hb, nil
 }
 
 // waitCaughtUp waits until the standby has applied all of the journal the

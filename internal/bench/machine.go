@@ -51,6 +51,9 @@ func describeMachine(ctx context.Context, zkAddr string) Machine {
 	if srvr, err := fourLetter(ctx, zkAddr, "srvr"); err == nil {
 		for _, line := range strings.Split(srvr, "\n") {
 			if v, ok := strings.CutPrefix(line, "Zookeeper version: "); ok {
+				// "3.8.0-<commit>, built on <date>": the release is what matters.
+				v, _, _ = strings.Cut(v, ",")
+				v, _, _ = strings.Cut(v, "-")
 				m.ZooKeeper = strings.TrimSpace(v)
 			}
 		}
