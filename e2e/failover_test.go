@@ -1,0 +1,373 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/failover"
+)
+
+// ackedWrite is one create a client saw succeed, and when.
+type ackedWrite struct {
+	path string
+	data []byte
+	at   time.Time
+}
+
+// loadWriter creates prefix/w-N nodes one after the other through conn, retrying
+// each until it is acknowledged, and remembers every acknowledgement.
+type loadWriter struct {
+	mu     sync.Mutex
+	acked  []ackedWrite
+	maxGap time.Duration // longest time between two acknowledgements
+	stopCh chan struct{}
+	done   chan struct{}
+}
+
+func startWriter(conn *zk.Conn, prefix string, every time.Duration) *loadWriter {
+	w := &loadWriter{stopCh: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		last := time.Now()
+		for i := 1; ; i++ {
+			p := fmt.Sprintf("%s/w-%07d", prefix, i)
+			data := []byte(p)
+			for {
+				select {
+				case <-w.stopCh:
+					return
+				default:
+				}
+				_, err := conn.Create(p, data, 0, zk.WorldACL(zk.PermAll))
+				if err == nil || errors.Is(err, zk.ErrNodeExists) {
+					// Unique paths: an existing node is this write, done by an
+					// attempt whose answer was lost.
+					now := time.Now()
+					w.mu.Lock()
+					w.acked = append(w.acked, ackedWrite{path: p, data: data, at: now})
+					w.maxGap = max(w.maxGap, now.Sub(last))
+					w.mu.Unlock()
+					last = now
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			select {
+			case <-w.stopCh:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *loadWriter) stop() {
+	select {
+	case <-w.stopCh:
+	default:
+		close(w.stopCh)
+	}
+	<-w.done
+}
+
+func (w *loadWriter) snapshot() ([]ackedWrite, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]ackedWrite(nil), w.acked...), w.maxGap
+}
+
+func (w *loadWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+func (w *loadWriter) resetGap() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.maxGap = 0
+}
+
+// failoverClient is a go-zookeeper client that follows the active site.
+func (p *pair) failoverClient() *zk.Conn {
+	p.t.Helper()
+	cfg := failover.DefaultClientConfig()
+	cfg.Sites = []failover.Site{{Name: "east", Servers: p.zk["east"].Servers()}, {Name: "west", Servers: p.zk["west"].Servers()}}
+	cfg.SessionTimeout = 6 * time.Second
+	cfg.Logger = p.logger.Named("client")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, _, err := failover.Connect(ctx, cfg)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(conn.Close)
+	return conn
+}
+
+// missingOn returns the acknowledged writes that conn's ensemble does not hold
+// with their data.
+func missingOn(t *testing.T, conn *zk.Conn, writes []ackedWrite) []ackedWrite {
+	t.Helper()
+	var out []ackedWrite
+	for _, w := range writes {
+		data, _, err := conn.Get(w.path)
+		if errors.Is(err, zk.ErrNoNode) || (err == nil && string(data) != string(w.data)) {
+			out = append(out, w)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", w.path, err)
+		}
+	}
+	return out
+}
+
+func (p *pair) record(site string) failover.Record {
+	p.t.Helper()
+	rec, _, err := failover.ReadRecord(context.Background(), p.conn[site])
+	if err != nil {
+		p.t.Fatalf("read %s record: %v", site, err)
+	}
+	return rec
+}
+
+func (p *pair) waitRecord(site string, role failover.Role, epoch uint64) {
+	p.t.Helper()
+	waitFor(p.t, 2*time.Minute, fmt.Sprintf("%s %s at epoch %d", site, role, epoch), func() bool {
+		rec, _, err := failover.ReadRecord(context.Background(), p.conn[site])
+		return err == nil && rec.Role == role && rec.Epoch == epoch
+	})
+}
+
+func (p *pair) waitApplying(site string) {
+	p.t.Helper()
+	waitFor(p.t, 2*time.Minute, site+" applied a heartbeat", func() bool {
+		return readCheckpoint(p.t, p.conn[site]).WatermarkZxid > 0
+	})
+}
+
+// TestSwitchoverUnderLoad drills a planned switchover east -> west while a
+// client that follows the active site writes steadily, then back to east.
+func TestSwitchoverUnderLoad(t *testing.T) {
+	p := newPair(t)
+	mustCreate(t, p.conn["east"], "/load", nil, 0, nil)
+	seedTree(t, p.conn["east"], "/seed", 50)
+	p.start("east")
+	p.start("west")
+	p.waitConverged(2 * time.Minute)
+	p.waitApplying("west")
+
+	client := p.failoverClient()
+	w := startWriter(client, "/load", 10*time.Millisecond)
+	defer w.stop()
+	waitFor(t, time.Minute, "writes before the drill", func() bool { return w.count() >= 50 })
+
+	drill := func(cfgSite, from, to string, epoch uint64) {
+		t.Helper()
+		// The preflight alone changes nothing.
+		out, err := p.zkdr("switchover", "--config", p.configFile(cfgSite), "--dry-run", "--json")
+		if err != nil {
+			t.Fatalf("dry run: %v\n%s", err, out)
+		}
+		if r := p.record(from); r.Role != failover.RoleActive {
+			t.Fatalf("dry run changed %s: %+v", from, r)
+		}
+
+		before := w.count()
+		w.resetGap()
+		opts := failover.DefaultSwitchoverOptions()
+		opts.Logger = p.logger
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		rep, err := failover.Switchover(ctx, p.cfg[cfgSite], opts)
+		if err != nil {
+			t.Fatalf("switchover %s -> %s: %v (report %+v)", from, to, err, rep)
+		}
+		js, _ := json.MarshalIndent(rep, "", "  ")
+		t.Logf("switchover report:\n%s", js)
+		if rep.From != from || rep.To != to || rep.Epoch != epoch {
+			t.Fatalf("switchover went %s -> %s at epoch %d, want %s -> %s at %d", rep.From, rep.To, rep.Epoch, from, to, epoch)
+		}
+		if rep.RPO != 0 || rep.FlushedZxid < rep.FenceZxid {
+			t.Fatalf("RPO %s, flushed %#x, fence %#x", rep.RPO, rep.FlushedZxid, rep.FenceZxid)
+		}
+		if !rep.Verified || rep.WriteUnavailable <= 0 {
+			t.Fatalf("verified %t, write-unavailable %s", rep.Verified, rep.WriteUnavailable)
+		}
+		p.waitRecord(to, failover.RoleActive, epoch)
+		p.waitRecord(from, failover.RoleStandby, epoch)
+
+		// The client keeps writing, now on the new active site.
+		waitFor(t, 2*time.Minute, "writes after the drill", func() bool { return w.count() >= before+50 })
+		acked, gap := w.snapshot()
+		// Independent RPO check: every write acknowledged so far, by either
+		// site, is on the new active site.
+		if miss := missingOn(t, p.conn[to], acked); len(miss) > 0 {
+			t.Fatalf("%d acknowledged writes are not on %s, first %s acknowledged at %s", len(miss), to, miss[0].path, miss[0].at)
+		}
+		t.Logf("switchover %s -> %s: write-unavailable window %s (report), longest gap between client acknowledgements %s, took %s",
+			from, to, rep.WriteUnavailable, gap, rep.Took)
+	}
+
+	drill("east", "east", "west", 2)
+	drill("west", "west", "east", 3)
+
+	w.stop()
+	p.waitConverged(3 * time.Minute)
+}
+
+// TestPromoteAfterSiteLoss kills the whole east site during writes, promotes
+// west, checks the report's watermark against what was really lost, and brings
+// east back: it is fenced, rejoins as standby with its divergent writes in the
+// divergence report, and the trees end equal.
+func TestPromoteAfterSiteLoss(t *testing.T) {
+	p := newPair(t)
+	mustCreate(t, p.conn["east"], "/load", nil, 0, nil)
+	seedTree(t, p.conn["east"], "/seed", 30)
+	p.start("east")
+	p.start("west")
+	p.waitConverged(2 * time.Minute)
+	p.waitApplying("west")
+
+	client := p.failoverClient()
+	w := startWriter(client, "/load", 5*time.Millisecond)
+	defer w.stop()
+	waitFor(t, time.Minute, "writes before the loss", func() bool { return w.count() >= 200 })
+
+	// The east datacenter goes away: ZooKeeper, NATS and the daemon.
+	if err := p.zk["east"].Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Now()
+	p.nats["east"].Shutdown()
+	p.daemons["east"].stop()
+	ackedBefore, _ := w.snapshot()
+	t.Logf("east killed after %d acknowledged writes", len(ackedBefore))
+
+	out, logs, err := runZkdr("promote", "--config", p.configFile("west"), "--json")
+	if err != nil {
+		t.Fatalf("promote: %v\n%s\n%s", err, out, tail(logs, 8000))
+	}
+	var rep failover.PromoteReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("promote report: %v\n%s", err, out)
+	}
+	t.Logf("promote report:\n%s", out)
+	if rep.Epoch != 2 || rep.PeerReachable || !rep.SourceStarted {
+		t.Fatalf("promote: epoch %d, peer reachable %t, source started %t", rep.Epoch, rep.PeerReachable, rep.SourceStarted)
+	}
+	p.waitRecord("west", failover.RoleActive, 2)
+
+	// Every write east acknowledged before the watermark time is on west; what
+	// is missing was acknowledged after it.
+	lost := missingOn(t, p.conn["west"], ackedBefore)
+	for _, l := range lost {
+		if !l.at.After(rep.LastAppliedTime) {
+			t.Fatalf("%s was acknowledged at %s, before the watermark time %s, and is not on west", l.path, l.at, rep.LastAppliedTime)
+		}
+	}
+	var lostSpan time.Duration
+	if len(lost) > 0 {
+		lostSpan = lost[len(lost)-1].at.Sub(rep.LastAppliedTime)
+	}
+	t.Logf("lost %d of %d acknowledged writes; they span %s after the watermark; reported window %s; kill was %s after the watermark; promote took %s",
+		len(lost), len(ackedBefore), lostSpan, rep.DataLossWindow, killedAt.Sub(rep.LastAppliedTime), rep.Took)
+
+	// The client follows west and keeps writing there.
+	n := w.count()
+	waitFor(t, 2*time.Minute, "writes on west after the promotion", func() bool { return w.count() >= n+50 })
+	acked, _ := w.snapshot()
+	if miss := missingOn(t, p.conn["west"], acked[len(ackedBefore):]); len(miss) > 0 {
+		t.Fatalf("%d writes acknowledged after the loss are not on west, first %s", len(miss), miss[0].path)
+	}
+
+	// East comes back with its own writes; it must be fenced and rejoin.
+	if err := p.zk["east"].Restart(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.nats["east"].Restart(); err != nil {
+		t.Fatal(err)
+	}
+	p.conn["east"] = dial(t, p.zk["east"].Servers())
+	dir := t.TempDir()
+	east := p.startWithDivergenceDir("east", dir)
+	p.waitRecord("east", failover.RoleStandby, 2)
+	var res *failover.RejoinResult
+	waitFor(t, time.Minute, "rejoin result", func() bool { res = east.d.Status().LastRejoin; return res != nil })
+	t.Logf("rejoin: %+v", *res)
+	nodes, err := failover.ReadDivergenceReport(res.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inReport := map[string]failover.DivergentNode{}
+	for _, n := range nodes {
+		inReport[n.Path] = n
+	}
+	for _, l := range lost {
+		n, ok := inReport[l.path]
+		if !ok {
+			t.Fatalf("lost write %s is not in the divergence report %s (%d nodes)", l.path, res.Report, len(nodes))
+		}
+		if string(n.Data) != string(l.data) || n.ReplacedBy != failover.ReplacedByDeleted {
+			t.Fatalf("divergence report entry %+v for %s", n, l.path)
+		}
+	}
+	t.Logf("divergence report %s holds %d nodes, including all %d lost writes", res.Report, len(nodes), len(lost))
+
+	w.stop()
+	p.waitConverged(3 * time.Minute)
+}
+
+// startWithDivergenceDir runs a site's daemon in this process with its
+// divergence reports in dir.
+func (p *pair) startWithDivergenceDir(site, dir string) *daemon {
+	p.t.Helper()
+	d, err := failover.NewDaemon(p.cfg[site], p.logger.Named(site))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	d.SetDivergenceDir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	dm := &daemon{d: d, done: make(chan struct{})}
+	go func() {
+		defer close(dm.done)
+		dm.err = d.Run(ctx)
+	}()
+	var once sync.Once
+	dm.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-dm.done:
+			case <-time.After(60 * time.Second):
+				p.t.Errorf("%s daemon did not stop within 60s", site)
+			}
+		})
+	}
+	dm.kill = dm.stop
+	p.daemons[site] = dm
+	p.t.Cleanup(dm.stop)
+	return dm
+}
+
+// runZkdr runs the zkdr binary and returns its stdout and stderr apart.
+func runZkdr(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var o, e bytes.Buffer
+	cmd := exec.CommandContext(ctx, zkdrBin, args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
