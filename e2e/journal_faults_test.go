@@ -46,6 +46,7 @@ func TestRetentionGap(t *testing.T) {
 	p.start("east")
 	p.start("west")
 	p.waitConverged(2 * time.Minute)
+	waitFor(t, time.Minute, "a watermark on west", func() bool { return readCheckpoint(t, west).WatermarkZxid != 0 })
 	p.daemons["west"].stop()
 	before := readCheckpoint(t, west)
 	gapAt := before.Seq + 1
@@ -116,7 +117,11 @@ func TestRetentionGap(t *testing.T) {
 		t.Fatalf("west /gap/upd = %q (%v), want the value before the gap", data, err)
 	}
 
-	// The peer comes back: west's snapshot request reaches the source.
+	if !st.Applier.SnapshotRequested.IsZero() {
+		t.Fatal("a snapshot request got through while the peer was cut off")
+	}
+	// The peer comes back: west's snapshot request, retried meanwhile, reaches
+	// the source.
 	peerLink.Heal()
 	p.waitConverged(3 * time.Minute)
 	waitFor(t, time.Minute, "the resync state to clear", func() bool {
@@ -129,7 +134,7 @@ func TestRetentionGap(t *testing.T) {
 		}
 	}
 	st = dm.d.Status()
-	if st.Applier == nil || st.Applier.State != "applying" || st.Applier.LastError != "" {
+	if st.Applier == nil || st.Applier.State != "applying" || st.Applier.LastError != "" || st.Applier.SnapshotRequested.IsZero() {
 		t.Fatalf("west after the resync: %+v", st.Applier)
 	}
 }
