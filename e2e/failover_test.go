@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,6 +222,14 @@ func TestSwitchoverUnderLoad(t *testing.T) {
 			from, to, rep.WriteUnavailable, gap, rep.Took)
 	}
 
+	// An unplanned promotion is refused while the peer is reachable and active.
+	if out, logs, err := runZkdr("promote", "--config", p.configFile("west")); err == nil || !strings.Contains(logs, "switchover") {
+		t.Fatalf("promote with east active: err %v\n%s\n%s", err, out, tail(logs, 2000))
+	}
+	if r := p.record("west"); r.Role != failover.RoleStandby {
+		t.Fatalf("a refused promote changed west: %+v", r)
+	}
+
 	drill("east", "east", "west", 2)
 	drill("west", "west", "east", 3)
 
@@ -244,6 +254,21 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 	w := startWriter(client, "/load", 5*time.Millisecond)
 	defer w.stop()
 	waitFor(t, time.Minute, "writes before the loss", func() bool { return w.count() >= 200 })
+
+	// The link between the sites fails first, so east takes writes that never
+	// leave it: new nodes and a changed one.
+	p.link.Cut()
+	var diverged []ackedWrite
+	mustCreate(t, p.conn["east"], "/diverged", []byte("d"), 0, nil)
+	for i := range 20 {
+		path := fmt.Sprintf("/diverged/d-%02d", i)
+		mustCreate(t, p.conn["east"], path, []byte(path), 0, nil)
+		diverged = append(diverged, ackedWrite{path: path, data: []byte(path), at: time.Now()})
+	}
+	if _, err := p.conn["east"].Set("/seed/plain", []byte("changed on east only"), -1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // a few more client writes on east alone
 
 	// The east datacenter goes away: ZooKeeper, NATS and the daemon.
 	if err := p.zk["east"].Kill(0); err != nil {
@@ -271,7 +296,11 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 
 	// Every write east acknowledged before the watermark time is on west; what
 	// is missing was acknowledged after it.
-	lost := missingOn(t, p.conn["west"], ackedBefore)
+	if miss := missingOn(t, p.conn["west"], diverged); len(miss) != len(diverged) {
+		t.Fatalf("%d of the %d writes made on east alone reached west", len(diverged)-len(miss), len(diverged))
+	}
+	lost := append(missingOn(t, p.conn["west"], ackedBefore), diverged...)
+	slices.SortFunc(lost, func(a, b ackedWrite) int { return a.at.Compare(b.at) })
 	for _, l := range lost {
 		if !l.at.After(rep.LastAppliedTime) {
 			t.Fatalf("%s was acknowledged at %s, before the watermark time %s, and is not on west", l.path, l.at, rep.LastAppliedTime)
@@ -299,6 +328,7 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 	if err := p.nats["east"].Restart(); err != nil {
 		t.Fatal(err)
 	}
+	p.link.Heal()
 	p.conn["east"] = dial(t, p.zk["east"].Servers())
 	dir := t.TempDir()
 	east := p.startWithDivergenceDir("east", dir)
@@ -322,6 +352,9 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 		if string(n.Data) != string(l.data) || n.ReplacedBy != failover.ReplacedByDeleted {
 			t.Fatalf("divergence report entry %+v for %s", n, l.path)
 		}
+	}
+	if n, ok := inReport["/seed/plain"]; !ok || n.ReplacedBy != failover.ReplacedByData || string(n.Data) != "changed on east only" {
+		t.Fatalf("the node changed on east alone is not reported as replaced: %+v", n)
 	}
 	t.Logf("divergence report %s holds %d nodes, including all %d lost writes", res.Report, len(nodes), len(lost))
 

@@ -85,7 +85,6 @@ func (d *Daemon) zkConfig() replicator.ZKConfig {
 	return replicator.ZKConfig{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
 }
 
-
 // DivergenceDirEnv names the environment variable that sets where rejoin writes
 // divergence reports when SetDivergenceDir was not called.
 const DivergenceDirEnv = "ZKDR_DIVERGENCE_DIR"

@@ -89,7 +89,7 @@ type PromoteOptions struct {
 
 // DefaultPromoteOptions returns the defaults.
 func DefaultPromoteOptions() PromoteOptions {
-	return PromoteOptions{PeerTimeout: 10 * time.Second, FlushTimeout: 30 * time.Second,
+	return PromoteOptions{PeerTimeout: 5 * time.Second, FlushTimeout: 30 * time.Second,
 		DrainTimeout: 10 * time.Minute, SourceTimeout: 2 * time.Minute}
 }
 

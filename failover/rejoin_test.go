@@ -1,0 +1,92 @@
+package failover
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestDecide(t *testing.T) {
+	rec := func(role Role, epoch uint64, by string) Record {
+		return Record{Site: "x", Role: role, Epoch: epoch, ChangedBy: by}
+	}
+	peerAt := func(role Role, epoch uint64) SiteView {
+		return SiteView{Site: "y", Record: Record{Site: "y", Role: role, Epoch: epoch}, Exists: true, Reachable: true}
+	}
+	unreachable := SiteView{Site: "y", Record: Record{Site: "y", Role: RoleActive, Epoch: 9}, Exists: true}
+	cases := []struct {
+		name string
+		own  Record
+		peer SiteView
+		want mode
+	}{
+		{"active, peer standby", rec(RoleActive, 1, ""), peerAt(RoleStandby, 0), modeActive},
+		{"active, peer unknown", rec(RoleActive, 1, ""), SiteView{}, modeActive},
+		{"active, peer unreachable keeps its last word out", rec(RoleActive, 1, ""), unreachable, modeActive},
+		{"active, peer promoted past it", rec(RoleActive, 1, ""), peerAt(RoleActive, 2), modeRejoin},
+		{"active, peer active at the same epoch", rec(RoleActive, 2, ""), peerAt(RoleActive, 2), modeIdle},
+		{"standby", rec(RoleStandby, 2, ""), peerAt(RoleActive, 2), modeStandby},
+		{"fenced by promote, peer active", rec(RoleFenced, 2, ChangedByPromote), peerAt(RoleActive, 2), modeRejoin},
+		{"fenced by promote, peer not active yet", rec(RoleFenced, 2, ChangedByPromote), peerAt(RoleStandby, 1), modeIdle},
+		{"fenced by switchover waits for it", rec(RoleFenced, 1, ChangedBySwitchover), peerAt(RoleActive, 2), modeIdle},
+		{"fenced by rejoin resumes the rejoin", rec(RoleFenced, 2, ChangedByRejoin), peerAt(RoleActive, 2), modeRejoin},
+		{"fenced above the peer's epoch", rec(RoleFenced, 3, ChangedByPromote), peerAt(RoleActive, 2), modeIdle},
+	}
+	for _, c := range cases {
+		if got := decide(c.own, c.peer); got.mode != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got.mode, c.want)
+		}
+	}
+}
+
+func TestDivergenceReportRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reports")
+	nodes := []DivergentNode{
+		{Path: "/a", Data: []byte{0, 1, 2}, ReplacedBy: ReplacedByDeleted, ACL: []ACLEntry{{Perms: 31, Scheme: "world", ID: "anyone"}}},
+		{Path: "/b", Data: []byte("x"), ReplacedBy: ReplacedByData, Stat: NodeStat{Mzxid: 7}},
+	}
+	path, err := writeDivergenceReport(dir, "east", 2, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(path) || filepath.Dir(path) != mustAbs(t, dir) {
+		t.Fatalf("report at %s, want under %s", path, dir)
+	}
+	got, err := ReadDivergenceReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Path != "/a" || string(got[0].Data) != "\x00\x01\x02" || got[1].Stat.Mzxid != 7 {
+		t.Fatalf("read back %+v", got)
+	}
+	// An empty comparison still leaves its file.
+	empty, err := writeDivergenceReport(dir, "east", 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(empty); err != nil || st.Size() != 0 {
+		t.Fatalf("empty report: %v %v", st, err)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestDurationJSON(t *testing.T) {
+	b, err := json.Marshal(struct{ D Duration }{Duration(1500 * time.Millisecond)})
+	if err != nil || string(b) != `{"D":"1.5s"}` {
+		t.Fatalf("%s %v", b, err)
+	}
+	var v struct{ D Duration }
+	if err := json.Unmarshal(b, &v); err != nil || v.D != Duration(1500*time.Millisecond) {
+		t.Fatalf("%v %v", v, err)
+	}
+}
