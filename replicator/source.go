@@ -137,6 +137,9 @@ type Source struct {
 
 	// Publish-loop state, touched only by the publish loop.
 	walking bool
+	// namedPending holds pending paths that a listing applied meanwhile named:
+	// when the walk's own read of one leaves it unknown, it is read again.
+	namedPending map[string]struct{}
 }
 
 // NewSource validates cfg and returns a Source; it starts nothing.
@@ -164,6 +167,8 @@ func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
 
 		bootDone:    make(chan struct{}),
 		walkPending: map[string]struct{}{},
+
+		namedPending: map[string]struct{}{},
 	}, nil
 }
 

@@ -29,9 +29,13 @@ type fakePub struct {
 	mu     sync.Mutex
 	events []journal.Event
 	fail   error
+	delay  time.Duration // per Append, like a journal under load
 }
 
 func (p *fakePub) Append(_ context.Context, ev journal.Event) error {
+	if p.delay > 0 {
+		time.Sleep(p.delay)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {

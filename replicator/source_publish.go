@@ -22,7 +22,11 @@ type nodeRead struct {
 	acl     []zk.ACL // nil when not read
 	aclStat zk.Stat  // stat returned with acl
 	listed  bool     // children and listStat are valid
-	vouched bool     // named by a listing of the parent applied just before (or by the walk)
+	vouched bool     // named by a listing of the parent applied just before
+	// walkNamed marks a walk's read: the walk's listing of the parent, taken at
+	// pzxid namedAt, named it (roots: namedAt 0).
+	walkNamed bool
+	namedAt   int64
 	// absentAsOf, for a missing node, is a parent pzxid read before the node was
 	// found missing: every incarnation created at or before it is gone.
 	absentAsOf int64
@@ -104,10 +108,24 @@ func (s *Source) publishLoop(ctx context.Context) error {
 func (s *Source) apply(ctx context.Context, r result) error {
 	switch r.kind {
 	case resNodes:
-		if r.walk {
-			defer s.clearPending(r.nodes[0].path)
+		if !r.walk {
+			return s.applyNodes(ctx, r.nodes, r.snapshot, true)
 		}
-		return s.applyNodes(ctx, r.nodes, r.snapshot, !r.walk)
+		p := r.nodes[0].path
+		defer s.clearPending(p)
+		if err := s.applyNodes(ctx, r.nodes, r.snapshot, false); err != nil {
+			return err
+		}
+		if _, named := s.namedPending[p]; named {
+			// A listing applied before this read named p and left it to the walk;
+			// the walk did not find that node (it read p before it was created, or
+			// its read was dropped): read it now.
+			delete(s.namedPending, p)
+			if _, ok := s.idx.get(p); !ok {
+				return s.readAndApply(ctx, p, r.snapshot)
+			}
+		}
+		return nil
 	case resACL:
 		return s.applyACL(ctx, r.nodes[0])
 	case resHeartbeat:
@@ -132,6 +150,7 @@ func (s *Source) apply(ctx context.Context, r result) error {
 		s.pendMu.Lock()
 		clear(s.walkPending) // empty unless the walk was cut short
 		s.pendMu.Unlock()
+		clear(s.namedPending)
 		if r.snapshot != 0 {
 			if err := s.emit(ctx, journal.Event{Kind: journal.KindSnapshotEnd, Snapshot: r.snapshot, Time: r.time}); err != nil {
 				return err
@@ -182,7 +201,12 @@ func (s *Source) applyNodes(ctx context.Context, nodes []nodeRead, snap uint64, 
 		n := &nodes[i]
 		for _, k := range n.kids {
 			c := childPath(n.path, k)
-			if _, ok := s.idx.get(c); ok || !s.cfg.Scope.Contains(c) || s.isPending(c) {
+			if _, ok := s.idx.get(c); ok || !s.cfg.Scope.Contains(c) {
+				continue
+			}
+			if s.isPending(c) {
+				// The walk reads it; if that read misses this node, apply reads it.
+				s.namedPending[c] = struct{}{}
 				continue
 			}
 			if err := s.readAndApply(ctx, c, snap); err != nil {
@@ -230,9 +254,21 @@ func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh
 			s.log.Trace("stale read dropped: parent gone", "zk-path", n.path)
 			return false, nil
 		}
-		if !ok && !n.vouched && czxid <= pe.pzxid {
-			s.log.Trace("stale read dropped: not in a newer listing", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid)
-			return false, nil
+		if !ok && czxid <= pe.pzxid {
+			switch {
+			case n.vouched:
+			case n.walkNamed && n.namedAt >= pe.pzxid:
+				// The walk's listing is still the newest applied: it named the node.
+			case n.walkNamed:
+				// A newer listing was applied since the walk's, and this read may be
+				// older than it. That listing left the node to the walk (it was
+				// pending), so nothing else reads it: read it now.
+				s.log.Trace("walk read superseded: reading again", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid, "walk-pzxid", n.namedAt)
+				return false, s.readAndApply(ctx, n.path, snap)
+			default:
+				s.log.Trace("stale read dropped: not in a newer listing", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid)
+				return false, nil
+			}
 		}
 	}
 	if ok && czxid < e.czxid {

@@ -79,3 +79,112 @@ func TestApplyGuards(t *testing.T) {
 		}
 	}
 }
+
+// newLiveApplySource is newApplyOnlySource with a real connection, for the
+// guards that answer a doubt by reading the node again.
+func newLiveApplySource(t *testing.T) (*Source, *fakePub, *zk.Conn) {
+	t.Helper()
+	zks := startZK(t)
+	admin := adminConn(t, zks.Servers())
+	s, pub := newApplyOnlySource(t)
+	s.conn = admin
+	return s, pub, admin
+}
+
+func walkRead(n nodeRead, namedAt int64) result {
+	n.walkNamed, n.namedAt = true, namedAt
+	return result{kind: resNodes, nodes: []nodeRead{n}, walk: true, snapshot: 1}
+}
+
+// TestApplyWalkNamedWhilePending: a listing names a node the walk has queued,
+// so it is left to the walk; the walk's read ran before the node was created
+// and finds nothing. The node must still be read (and get its watches).
+func TestApplyWalkNamedWhilePending(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real ZooKeeper")
+	}
+	ctx := context.Background()
+	s, pub, admin := newLiveApplySource(t)
+	mustCreate(t, admin, "/w", nil)
+	mustCreate(t, admin, "/w/k", []byte("new"))
+	_, st, err := admin.Get("/w/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := st.Czxid + 1000 // fabricated listings are newer than anything real
+	apply := func(r result) {
+		t.Helper()
+		if err := s.apply(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(result{kind: resWalkBegin, snapshot: 1})
+	s.setPending("/")
+	apply(walkRead(full("/", 0, 0, 1, "w"), 0))
+	s.setPending("/w")
+	apply(walkRead(full("/w", 1, 1, 2, "k"), 1))
+	s.setPending("/w/k") // the walk queued /w/k (an older incarnation)
+	// The old /w/k is deleted and the new one created; a child notification's
+	// listing names it while the walk still has it queued.
+	apply(result{kind: resNodes, nodes: []nodeRead{listing("/w", 1, big, "k")}})
+	// The walk's read ran between the delete and the create.
+	apply(walkRead(nodeRead{path: "/w/k"}, 2))
+	apply(result{kind: resWalkEnd, snapshot: 1})
+	var got *journal.Event
+	for _, ev := range pub.snapshot() {
+		if ev.Path == "/w/k" {
+			got = &ev
+		}
+	}
+	if got == nil || string(got.Data) != "new" || got.Stat.Czxid != st.Czxid {
+		t.Fatalf("the node named while pending was never read: events %q", kinds(pub.snapshot()))
+	}
+}
+
+// TestApplyWalkReadSuperseded: the walk's read of a node is older than a
+// listing applied after the walk's listing of its parent. It cannot be trusted
+// (it may resurrect a deleted node or publish an older incarnation after a
+// newer one): the node is read again.
+func TestApplyWalkReadSuperseded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real ZooKeeper")
+	}
+	ctx := context.Background()
+	s, pub, admin := newLiveApplySource(t)
+	mustCreate(t, admin, "/w", nil)
+	mustCreate(t, admin, "/w/live", []byte("now"))
+	_, st, err := admin.Get("/w/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := st.Czxid + 1000
+	apply := func(r result) {
+		t.Helper()
+		if err := s.apply(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(result{kind: resWalkBegin, snapshot: 1})
+	s.setPending("/")
+	apply(walkRead(full("/", 0, 0, 1, "w"), 0))
+	s.setPending("/w")
+	apply(walkRead(full("/w", 1, 1, 2, "gone", "live"), 1))
+	s.setPending("/w/gone", "/w/live")
+	// A newer listing without /w/gone, with /w/live (left to the walk).
+	apply(result{kind: resNodes, nodes: []nodeRead{listing("/w", 1, big, "live")}})
+	// The walk's reads were taken before that listing: /w/gone (since deleted)
+	// and an older incarnation of /w/live.
+	apply(walkRead(full("/w/gone", 2, 2, 2), 2))
+	old := full("/w/live", 2, 2, 2)
+	old.data = []byte("old")
+	apply(walkRead(old, 2))
+	apply(result{kind: resWalkEnd, snapshot: 1})
+	for _, ev := range pub.snapshot() {
+		if ev.Path == "/w/gone" {
+			t.Fatalf("a deleted node came back: events %q", kinds(pub.snapshot()))
+		}
+		if ev.Path == "/w/live" && (string(ev.Data) != "now" || ev.Stat.Czxid != st.Czxid) {
+			t.Fatalf("/w/live published as %q czxid %d, want the current state: events %q", ev.Data, ev.Stat.Czxid, kinds(pub.snapshot()))
+		}
+	}
+}

@@ -81,11 +81,14 @@ func (s *Source) walk(ctx context.Context, snap bool) error {
 	var (
 		mu      sync.Mutex
 		cond    = sync.NewCond(&mu)
-		queue   = append([]string(nil), s.roots...)
-		pending = len(queue)
+		queue   []walkItem
+		pending = len(s.roots)
 		count   uint64
 	)
-	s.setPending(queue...)
+	for _, r := range s.roots {
+		queue = append(queue, walkItem{path: r})
+	}
+	s.setPending(s.roots...)
 	g, gctx := errgroup.WithContext(ctx)
 	// Wake idle workers when the walk fails or is cancelled.
 	stop := context.AfterFunc(gctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
@@ -102,19 +105,19 @@ func (s *Source) walk(ctx context.Context, snap bool) error {
 					mu.Unlock()
 					return gctx.Err()
 				}
-				p := queue[len(queue)-1]
+				it := queue[len(queue)-1]
 				queue = queue[:len(queue)-1]
 				mu.Unlock()
 
-				n, err := s.walkNode(gctx, p, bulk, id)
+				n, err := s.walkNode(gctx, it, bulk, id)
 				mu.Lock()
 				pending--
 				if err == nil && n.exists && n.listed {
 					count++
 					for _, k := range n.kids {
-						if c := childPath(p, k); s.cfg.Scope.Contains(c) {
+						if c := childPath(it.path, k); s.cfg.Scope.Contains(c) {
 							s.setPending(c)
-							queue = append(queue, c)
+							queue = append(queue, walkItem{path: c, namedAt: n.lstat.Pzxid})
 							pending++
 						}
 					}
@@ -141,15 +144,23 @@ func (s *Source) walk(ctx context.Context, snap bool) error {
 	return nil
 }
 
+// walkItem is a path the walk has queued: a root, or a child named by the
+// walk's listing of its parent, taken at pzxid namedAt.
+type walkItem struct {
+	path    string
+	namedAt int64
+}
+
 // walkNode reserves p's slot, reads p and fills the slot. A read error is
 // permanent (retries happen below): it fails the slot and the walk.
-func (s *Source) walkNode(ctx context.Context, p string, bulk aclReader, snap uint64) (nodeRead, error) {
+func (s *Source) walkNode(ctx context.Context, it walkItem, bulk aclReader, snap uint64) (nodeRead, error) {
+	p := it.path
 	sl, err := s.reserve(ctx)
 	if err != nil {
 		return nodeRead{}, err
 	}
 	n, err := s.readNode(ctx, p, bulk)
-	n.vouched = true // by the parent's listing in the walk
+	n.walkNamed, n.namedAt = true, it.namedAt
 	if err == nil && !n.exists && isRoot(s.roots, p) {
 		err = s.watchRoot(ctx, p)
 	}
