@@ -120,6 +120,16 @@ func TestRetentionGap(t *testing.T) {
 	if !st.Applier.SnapshotRequested.IsZero() {
 		t.Fatal("a snapshot request got through while the peer was cut off")
 	}
+	// A restart while resyncing keeps resyncing: the state is in the checkpoint.
+	dm.stop()
+	dm = p.start("west")
+	waitFor(t, 2*time.Minute, "west to resume resyncing after a restart", func() bool {
+		st := dm.d.Status()
+		return st.Applier != nil && st.Applier.State == want && st.Applier.ResyncSkipped >= 100
+	})
+	if cp := readCheckpoint(t, west); cp.Seq != before.Seq || cp.WatermarkZxid != before.WatermarkZxid || cp.Resync == nil {
+		t.Fatalf("west moved across the restart while resyncing: %+v", cp)
+	}
 	// The peer comes back: west's snapshot request, retried meanwhile, reaches
 	// the source.
 	peerLink.Heal()
