@@ -136,6 +136,7 @@ type daemon struct {
 	stop func() // graceful
 	kill func() // kill -9 for processes; same as stop in-process
 	d    *failover.Daemon
+	pid  int // for processes
 	done chan struct{}
 	err  error
 }
@@ -185,7 +186,7 @@ func (p *pair) startProcess(site string) *daemon {
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	dm := &daemon{done: make(chan struct{})}
+	dm := &daemon{done: make(chan struct{}), pid: cmd.Process.Pid}
 	go func() {
 		defer close(dm.done)
 		dm.err = cmd.Wait()
@@ -274,11 +275,12 @@ applier {
   delete_guard_share = %g
   delete_guard_min_nodes = %d
 }
+ha { election = %t }
 metrics { listen = %q }
 log { level = "debug" }
 `, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain,
 		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain, c.Journal.MaxMsgs, c.Source.HeartbeatInterval,
-		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.Metrics.Listen)
+		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.HA.Election, c.Metrics.Listen)
 }
 
 func init() {

@@ -32,6 +32,7 @@ type Daemon struct {
 	lastErr       error
 	divergenceDir string
 	lastRejoin    *RejoinResult
+	leading       bool
 }
 
 // DaemonStatus is a point-in-time view of a Daemon.
@@ -44,6 +45,8 @@ type DaemonStatus struct {
 	LastErr string
 	// LastRejoin is the last rejoin this daemon ran, with its divergence report.
 	LastRejoin *RejoinResult
+	// Leading is true while this daemon leads its site (always, without ha.election).
+	Leading bool
 }
 
 // NewDaemon validates cfg and returns a Daemon; it starts nothing.
@@ -61,7 +64,7 @@ func NewDaemon(cfg *configs.Config, logger hclog.Logger) (*Daemon, error) {
 func (d *Daemon) Status() DaemonStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := DaemonStatus{Site: d.cfg.Site, Role: d.rec.Role, Epoch: d.rec.Epoch}
+	st := DaemonStatus{Site: d.cfg.Site, Role: d.rec.Role, Epoch: d.rec.Epoch, Leading: d.leading || !d.cfg.HA.Election}
 	if d.source != nil {
 		s := d.source.Stats()
 		st.Source = &s
@@ -176,11 +179,11 @@ func decide(own Record, peer SiteView) want {
 	}
 }
 
-// Run connects to the site's ensemble and NATS and follows the site record until
+// run connects to the site's ensemble and NATS and follows the site record until
 // ctx ends (it returns nil) or a permanent error. It also watches the peer's
 // record (when the config names the peer's servers): a site whose peer was
 // promoted past it never starts its source again and rejoins as standby.
-func (d *Daemon) Run(ctx context.Context) error {
+func (d *Daemon) run(ctx context.Context) error {
 	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
 	if err != nil {
 		return fmt.Errorf("connect to zookeeper: %w", err)
