@@ -22,6 +22,7 @@ type metricsCollector struct {
 	applied, batches, redone, opByOp   *prometheus.Desc
 	appliedSeq, wmZxid, lag, guard     *prometheus.Desc
 	replicated, runnerErr, bootstrapNs *prometheus.Desc
+	resync                             *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -47,6 +48,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		guard:       desc("delete_guard_paused", "1 while the delete guard holds a batch."),
 		replicated:  desc("applier_replicated_nodes", "Replicated nodes on the standby."),
 		runnerErr:   desc("last_error", "1 while the site's runner is stopped by an error."),
+		resync:      desc("applier_resyncing", "1 while the standby resyncs from a fresh snapshot after a retention gap."),
 	}
 }
 
@@ -97,6 +99,11 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			g = 1
 		}
 		gauge(c.guard, g)
+		r := 0.0
+		if a.Resync != nil {
+			r = 1
+		}
+		gauge(c.resync, r)
 	}
 }
 
@@ -112,11 +119,12 @@ func (d *Daemon) ServeMetrics(ctx context.Context, listen string) error {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.Status()
 		w.Header().Set("Content-Type", "application/json")
-		if st.LastErr != "" || st.Role == "" {
+		resyncing := st.Applier != nil && st.Applier.Resync != nil
+		if st.LastErr != "" || st.Role == "" || resyncing {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"site": st.Site, "role": st.Role, "epoch": st.Epoch, "error": st.LastErr,
+			"site": st.Site, "role": st.Role, "epoch": st.Epoch, "error": st.LastErr, "resyncing": resyncing,
 		})
 	})
 	ln, err := net.Listen("tcp", listen)

@@ -206,6 +206,10 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 
 	stream := journal.StreamName(cfg.Peer.Name)
 	cp, _ := readCheckpoint(ctx, local)
+	if cp.Resync != nil && !opts.Force {
+		// The tree is incomplete until the resync snapshot ends.
+		return rep, fmt.Errorf("%w: %s is %s: its tree is incomplete until the snapshot is applied; wait, or --force", ErrPreflight, cfg.Site, cp.Resync)
+	}
 	info, _ := mirrorInfo(ctx, js, stream)
 	records := []Record{own, {Epoch: cp.Epoch}, {Epoch: info.NewestEpoch}}
 	if rep.PeerReachable {

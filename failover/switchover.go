@@ -164,6 +164,9 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	if err != nil {
 		return rep, fmt.Errorf("%w: %w", ErrPreflight, err)
 	}
+	if cp.Resync != nil {
+		return rep, fmt.Errorf("%w: %s is %s", ErrPreflight, sp.standbyName, cp.Resync)
+	}
 	if want := journal.StreamName(sp.activeName); cp.Stream != want {
 		return rep, fmt.Errorf("%w: %s applies %q, not %q", ErrPreflight, sp.standbyName, cp.Stream, want)
 	}

@@ -31,6 +31,7 @@ type siteStatus struct {
 	AppliedSeq uint64                 `json:"applied_seq,omitempty"`
 	Watermark  *watermark             `json:"watermark,omitempty"`
 	Guard      *replicator.GuardState `json:"delete_guard,omitempty"`
+	Resync     string                 `json:"resync,omitempty"`
 	Errors     []string               `json:"errors,omitempty"`
 }
 
@@ -104,6 +105,10 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 		}
 		if cp, err := replicator.ReadCheckpoint(ctx, conn); err == nil {
 			st.AppliedSeq = cp.Seq
+			if cp.Resync != nil {
+				st.Resync = cp.Resync.String()
+				st.Errors = append(st.Errors, cp.Resync.String()+": waiting for a fresh snapshot of the active site")
+			}
 			if cp.WatermarkTime != 0 {
 				t := time.Unix(0, cp.WatermarkTime)
 				st.Watermark = &watermark{Zxid: cp.WatermarkZxid, Time: t, LagSec: time.Since(t).Seconds()}
