@@ -53,6 +53,7 @@ type Config struct {
 	Replication Replication
 	Source      Source
 	Applier     Applier
+	AntiEntropy AntiEntropy
 	Failover    Failover
 	HA          HA
 	Metrics     Metrics
@@ -198,6 +199,17 @@ type Applier struct {
 	DeleteGuardMinNodes int
 }
 
+// AntiEntropy tunes the standby daemon's background comparison of the two
+// sites' trees, which reports divergence that the journal cannot show (an ACL
+// change ZooKeeper does not announce, a write made directly on the standby).
+type AntiEntropy struct {
+	// Interval is the pause between two passes over the replicated scope; 0
+	// turns anti-entropy off.
+	Interval time.Duration
+	// ReadsPerSecond bounds the reads one pass makes on each ensemble.
+	ReadsPerSecond int
+}
+
 // Failover tunes promotion and switchover.
 type Failover struct {
 	// MaxLagForSwitchover is the largest replication lag at which a planned
@@ -266,9 +278,10 @@ func Default() *Config {
 			DeleteGuardShare:    0.10,
 			DeleteGuardMinNodes: 100,
 		},
-		Failover: Failover{MaxLagForSwitchover: 5 * time.Second},
-		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
-		Log:      Log{Level: "info", Format: "text"},
+		AntiEntropy: AntiEntropy{Interval: 10 * time.Minute, ReadsPerSecond: 200},
+		Failover:    Failover{MaxLagForSwitchover: 5 * time.Second},
+		Metrics:     Metrics{Listen: "127.0.0.1:9464"},
+		Log:         Log{Level: "info", Format: "text"},
 	}
 }
 

@@ -132,6 +132,10 @@ source {
   snapshot_interval     = "6h"
   snapshot_every_events = 100000
 }
+anti_entropy {
+  interval         = "30m"
+  reads_per_second = 50
+}
 applier {
   max_batch_ops          = 500
   max_batch_bytes        = "512KiB"
@@ -186,7 +190,8 @@ log {
 			Mapping: &configs.Mapping{From: "/app", To: "/dr/app"}},
 		Source: configs.Source{HeartbeatInterval: 500 * time.Millisecond, ACLRecheckInterval: 0,
 			SnapshotInterval: 6 * time.Hour, SnapshotEveryEvents: 100000},
-		Applier: configs.Applier{MaxBatchOps: 500, MaxBatchBytes: 512 << 10, DeleteGuardShare: 0.25, DeleteGuardMinNodes: 0},
+		Applier:     configs.Applier{MaxBatchOps: 500, MaxBatchBytes: 512 << 10, DeleteGuardShare: 0.25, DeleteGuardMinNodes: 0},
+		AntiEntropy: configs.AntiEntropy{Interval: 30 * time.Minute, ReadsPerSecond: 50},
 		Failover: configs.Failover{MaxLagForSwitchover: 2 * time.Second, ActiveConnectFile: filepath.Join(dir, "active.txt"),
 			Hooks: []configs.Hook{
 				{Name: "dns", Command: []string{"/bin/dns", "--zone", "x"}, Timeout: configs.DefaultHookTimeout},
@@ -331,7 +336,7 @@ func TestByteSizes(t *testing.T) {
 
 func TestByteSizeAsNumberOrString(t *testing.T) {
 	for _, v := range []string{`1048576`, `"1MB"`, `"1024KB"`} {
-		c, err := configs.Parse([]byte(minimal+"journal {\n  max_bytes = "+v+"\n}\n"), "b.hcl")
+		c, err := configs.Parse([]byte(minimal+"journal {\n  max_bytes = "+v+"\n}\nsource {\n  snapshot_every_events = 1000\n}\n"), "b.hcl")
 		if err != nil {
 			t.Fatalf("%s: %v", v, err)
 		}
@@ -348,5 +353,24 @@ func TestNullKeepsDefault(t *testing.T) {
 	}
 	if c.Journal.Replicas != 1 {
 		t.Errorf("replicas = %d", c.Journal.Replicas)
+	}
+}
+
+func TestRetentionNeedsSnapshots(t *testing.T) {
+	for _, tc := range []struct{ body, field string }{
+		{"journal {\n  max_age = \"24h\"\n}\n", "source.snapshot_interval"},
+		{"journal {\n  max_age = \"24h\"\n}\nsource {\n  snapshot_interval = \"13h\"\n}\n", "source.snapshot_interval"},
+		{"journal {\n  max_bytes = \"1GB\"\n}\n", "source.snapshot_every_events"},
+		{"journal {\n  max_msgs = 100\n}\n", "source.snapshot_every_events"},
+		{"anti_entropy {\n  reads_per_second = 0\n}\n", "anti_entropy.reads_per_second"},
+	} {
+		_, err := configs.Parse([]byte(minimal+tc.body), "r.hcl")
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%q: error %v, want one naming %s", tc.body, err, tc.field)
+		}
+	}
+	ok := minimal + "journal {\n  max_age = \"24h\"\n}\nsource {\n  snapshot_interval = \"12h\"\n}\n"
+	if _, err := configs.Parse([]byte(ok), "r.hcl"); err != nil {
+		t.Errorf("snapshot_interval half of max_age: %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 func (d *decoder) root(b *hclsyntax.Body, c *Config) {
 	bd := d.open(b, "",
 		[]string{"site", "initial_role"},
-		[]string{"zookeeper", "nats", "peer", "journal", "replication", "source", "applier", "failover", "ha", "metrics", "log"})
+		[]string{"zookeeper", "nats", "peer", "journal", "replication", "source", "applier", "anti_entropy", "failover", "ha", "metrics", "log"})
 	bd.str("site", &c.Site)
 	role := string(c.InitialRole)
 	bd.str("initial_role", &role)
@@ -44,6 +44,11 @@ func (d *decoder) root(b *hclsyntax.Body, c *Config) {
 		a.byteSizeInt("max_batch_bytes", &c.Applier.MaxBatchBytes)
 		a.float("delete_guard_share", &c.Applier.DeleteGuardShare)
 		a.intField("delete_guard_min_nodes", &c.Applier.DeleteGuardMinNodes)
+	}
+	if blk := bd.single("anti_entropy"); blk != nil {
+		a := d.open(blk.Body, "anti_entropy", []string{"interval", "reads_per_second"}, nil)
+		a.duration("interval", &c.AntiEntropy.Interval)
+		a.intField("reads_per_second", &c.AntiEntropy.ReadsPerSecond)
 	}
 	if blk := bd.single("failover"); blk != nil {
 		d.failover(blk.Body, &c.Failover)

@@ -32,6 +32,8 @@ func (c *Config) Validate() error {
 	v.replication()
 	v.source()
 	v.applier()
+	v.antiEntropy()
+	v.retention()
 	v.failover()
 	v.ha()
 	v.metricsAndLog()
@@ -344,6 +346,35 @@ func (v *validator) applier() {
 	}
 	if a.DeleteGuardMinNodes < 0 {
 		v.fail("applier.delete_guard_min_nodes", ErrInvalid, "must not be negative")
+	}
+}
+
+func (v *validator) antiEntropy() {
+	a := v.c.AntiEntropy
+	v.nonNegative("anti_entropy.interval", a.Interval)
+	if a.Interval > 0 && a.ReadsPerSecond < 1 {
+		v.fail("anti_entropy.reads_per_second", ErrInvalid, "must be at least 1 when anti_entropy.interval is set, got %d", a.ReadsPerSecond)
+	}
+}
+
+// retention: a journal that drops old messages must always keep one complete
+// snapshot, or a standby (or a replay) that falls behind the oldest message has
+// nothing to start from. Snapshots must therefore come at least twice per
+// retention period: by age, snapshot_interval at most half of max_age; by
+// size or count, some periodic snapshot at all (its size cannot be known here,
+// so the source warns at run time when a snapshot approaches the limit).
+func (v *validator) retention() {
+	j, s := v.c.Journal, v.c.Source
+	if j.MaxAge > 0 {
+		switch {
+		case s.SnapshotInterval == 0:
+			v.fail("source.snapshot_interval", ErrMissing, "is required when journal.max_age is set (at most half of it, so one complete snapshot is always kept)")
+		case 2*s.SnapshotInterval > j.MaxAge:
+			v.fail("source.snapshot_interval", ErrInvalid, "%s is more than half of journal.max_age %s: a complete snapshot might not be kept", s.SnapshotInterval, j.MaxAge)
+		}
+	}
+	if (j.MaxBytes > 0 || j.MaxMsgs > 0) && s.SnapshotInterval == 0 && s.SnapshotEveryEvents == 0 {
+		v.fail("source.snapshot_every_events", ErrMissing, "journal.max_bytes or journal.max_msgs is set: set snapshot_every_events or snapshot_interval, so one complete snapshot is always kept")
 	}
 }
 
