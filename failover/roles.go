@@ -55,9 +55,9 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 	scfg.Servers, scfg.SessionTimeout, scfg.Auth = z.Servers, z.SessionTimeout, z.Auth
 	scfg.Scope = scopeOf(d.cfg)
 	scfg.HeartbeatInterval = d.cfg.Source.HeartbeatInterval
-	if d.cfg.Source.ACLRecheckInterval > 0 {
-		scfg.ACLRecheckInterval = d.cfg.Source.ACLRecheckInterval
-	}
+	scfg.ACLRecheckInterval = d.cfg.Source.ACLRecheckInterval
+	scfg.SnapshotInterval = d.cfg.Source.SnapshotInterval
+	scfg.SnapshotEveryEvents = d.cfg.Source.SnapshotEveryEvents
 	scfg.Logger = d.log.Named("source")
 	src, err := replicator.NewSource(scfg, app)
 	if err != nil {
