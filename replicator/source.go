@@ -34,14 +34,24 @@ type SourceConfig struct {
 	// HeartbeatInterval is how often /zkdr/heartbeat is written.
 	HeartbeatInterval time.Duration
 	// ACLRecheckInterval is how long one pass of the periodic ACL re-read takes
-	// (ZooKeeper fires no watch on setACL).
+	// (ZooKeeper fires no watch on setACL); 0 turns it off, leaving ACL changes
+	// to be noticed when a node's data or children next change.
 	ACLRecheckInterval time.Duration
 	// ReadConcurrency bounds reads in flight (walk workers, notification tasks).
 	ReadConcurrency int
 	// BulkSessions is the number of extra sessions a walk opens for ACL reads; 0
 	// reads everything on the watching session.
 	BulkSessions int
-	Logger       hclog.Logger
+	// SnapshotInterval, when positive, takes a fresh snapshot (snapshot-begin,
+	// snapshot-node..., snapshot-end) that often, so a journal that drops old
+	// messages by age or size keeps a complete snapshot to re-bootstrap from.
+	// 0: only at bootstrap and on request (see RequestSnapshot).
+	SnapshotInterval time.Duration
+	// SnapshotEveryEvents, when positive, takes a fresh snapshot once that many
+	// change events (create, update, delete, acl) were published since the last
+	// one began. 0: only at bootstrap and on request.
+	SnapshotEveryEvents int64
+	Logger              hclog.Logger
 }
 
 // DefaultSourceConfig returns the defaults; Site, Epoch and Servers must be set.
@@ -66,14 +76,20 @@ func (c SourceConfig) Validate() error {
 	if c.HeartbeatInterval <= 0 {
 		return fmt.Errorf("%w: heartbeat interval must be positive", ErrInvalidConfig)
 	}
-	if c.ACLRecheckInterval <= 0 {
-		return fmt.Errorf("%w: acl recheck interval must be positive", ErrInvalidConfig)
+	if c.ACLRecheckInterval < 0 {
+		return fmt.Errorf("%w: acl recheck interval must not be negative", ErrInvalidConfig)
 	}
 	if c.ReadConcurrency <= 0 {
 		return fmt.Errorf("%w: read concurrency must be positive", ErrInvalidConfig)
 	}
 	if c.BulkSessions < 0 {
 		return fmt.Errorf("%w: bulk sessions must not be negative", ErrInvalidConfig)
+	}
+	if c.SnapshotInterval < 0 {
+		return fmt.Errorf("%w: snapshot interval must not be negative", ErrInvalidConfig)
+	}
+	if c.SnapshotEveryEvents < 0 {
+		return fmt.Errorf("%w: snapshot every events must not be negative", ErrInvalidConfig)
 	}
 	return c.Scope.Validate()
 }
@@ -91,7 +107,11 @@ type SourceStats struct {
 	Bootstrapped      bool
 	BootstrapNodes    uint64        // nodes read by the first walk
 	BootstrapDuration time.Duration // how long the first walk took
-	Walks             uint64        // bootstrap plus re-walks after session expiry
+	Walks             uint64        // bootstrap, re-walks after session expiry, later snapshots
+	Walking           bool          // a walk is in progress
+	WalkNodes         uint64        // nodes read so far by the walk in progress (or the last one)
+	Snapshots         uint64        // snapshots published, the bootstrap one included
+	LastSnapshot      time.Time     // when the last published snapshot ended
 	SessionExpiries   uint64
 	ReadRetries       uint64
 }
@@ -109,7 +129,11 @@ type Source struct {
 	notes notifQueue
 	slots chan *slot    // reserved in the order reads are issued; published in that order
 	sem   chan struct{} // bounds notification tasks in flight
-	walks chan bool     // walk requests; true = publish a snapshot
+	// walkMu guards walkNext, the walk requested and not yet started; walkWake
+	// tells the walk loop. Requests made before a walk starts merge into it.
+	walkMu   sync.Mutex
+	walkNext walkRequest
+	walkWake chan struct{}
 	// bootDone is closed by the publish loop once the bootstrap snapshot is out.
 	bootDone chan struct{}
 
@@ -121,14 +145,23 @@ type Source struct {
 	hbGen     atomic.Uint64 // bumped whenever the heartbeat watch is set anew
 	hbRearm   atomic.Bool   // the session expired: the heartbeat watch is gone
 
-	published, retries, expiries, walkCount atomic.Uint64
-	statsMu                                 sync.Mutex
-	hbZxid                                  int64
-	hbTime                                  time.Time
-	bootstrapped                            bool
-	bootNodes                               uint64
-	bootDur                                 time.Duration
-	lastRetryLog                            atomic.Int64
+	// snapReq wakes the snapshot loop: the request node moved, or the session
+	// was renewed after an expiry and its watch must be set again.
+	snapReq chan struct{}
+	// changes counts change events published; snapBase is its value when the
+	// last snapshot began (for SnapshotEveryEvents).
+	changes, snapBase atomic.Int64
+
+	published, retries, expiries, walkCount, snapCount, walkNodes atomic.Uint64
+	walkActive                                                    atomic.Bool
+	statsMu                                                       sync.Mutex
+	hbZxid                                                        int64
+	hbTime                                                        time.Time
+	bootstrapped                                                  bool
+	bootNodes                                                     uint64
+	bootDur                                                       time.Duration
+	lastSnap                                                      time.Time
+	lastRetryLog                                                  atomic.Int64
 
 	// walkPending holds paths a walk has queued whose result is not yet published:
 	// notification tasks leave them to the walk instead of reading them twice.
@@ -140,7 +173,12 @@ type Source struct {
 	// namedPending holds pending paths that a listing applied meanwhile named:
 	// when the walk's own read of one leaves it unknown, it is read again.
 	namedPending map[string]struct{}
+	// tombs maps a deleted path to the largest czxid known gone (see deletePath).
+	tombs map[string]int64
 }
+
+// maxTombstones bounds tombs; a stale read is in flight for moments only.
+const maxTombstones = 1 << 16
 
 // NewSource validates cfg and returns a Source; it starts nothing.
 func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
@@ -155,20 +193,22 @@ func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
 		log = hclog.NewNullLogger()
 	}
 	return &Source{
-		cfg:   cfg,
-		pub:   pub,
-		log:   log.Named("source").With("site", cfg.Site),
-		roots: cfg.Scope.Roots(),
-		idx:   newIndex(),
-		notes: notifQueue{wake: make(chan struct{}, 1)},
-		slots: make(chan *slot, 2*cfg.ReadConcurrency+256),
-		sem:   make(chan struct{}, cfg.ReadConcurrency),
-		walks: make(chan bool, 1),
+		cfg:      cfg,
+		pub:      pub,
+		log:      log.Named("source").With("site", cfg.Site),
+		roots:    cfg.Scope.Roots(),
+		idx:      newIndex(),
+		notes:    notifQueue{wake: make(chan struct{}, 1)},
+		slots:    make(chan *slot, 2*cfg.ReadConcurrency+256),
+		sem:      make(chan struct{}, cfg.ReadConcurrency),
+		walkWake: make(chan struct{}, 1),
+		snapReq:  make(chan struct{}, 1),
 
 		bootDone:    make(chan struct{}),
 		walkPending: map[string]struct{}{},
 
 		namedPending: map[string]struct{}{},
+		tombs:        map[string]int64{},
 	}, nil
 }
 
@@ -190,12 +230,13 @@ func (s *Source) Run(ctx context.Context) error {
 		conn.Close() // unblocks every read in flight
 		return nil
 	})
-	s.walks <- true
+	s.requestWalk(walkRequest{snapshot: true, rewatch: true}) // the bootstrap
 	g.Go(func() error { return s.publishLoop(gctx) })
 	g.Go(func() error { return s.dispatchLoop(gctx) })
 	g.Go(func() error { return s.walkLoop(gctx) })
 	g.Go(func() error { return s.heartbeatLoop(gctx) })
 	g.Go(func() error { return s.aclRecheckLoop(gctx) })
+	g.Go(func() error { return s.snapshotLoop(gctx) })
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, zk.ErrConnectionClosed)) {
 		return nil
@@ -216,6 +257,10 @@ func (s *Source) Stats() SourceStats {
 		BootstrapNodes:    s.bootNodes,
 		BootstrapDuration: s.bootDur,
 		Walks:             s.walkCount.Load(),
+		Walking:           s.walkActive.Load(),
+		WalkNodes:         s.walkNodes.Load(),
+		Snapshots:         s.snapCount.Load(),
+		LastSnapshot:      s.lastSnap,
 		SessionExpiries:   s.expiries.Load(),
 		ReadRetries:       s.retries.Load(),
 	}

@@ -16,6 +16,9 @@ const maxACLRechecksPerSecond = 1000
 // over the interval, because ZooKeeper fires no watch on setACL. A read whose
 // aversion is newer than the index's becomes an acl event.
 func (s *Source) aclRecheckLoop(ctx context.Context) error {
+	if s.cfg.ACLRecheckInterval == 0 {
+		return nil
+	}
 	if err := s.waitBootstrapped(ctx); err != nil {
 		return nil
 	}

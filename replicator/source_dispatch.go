@@ -60,7 +60,8 @@ func (s *Source) dispatchLoop(ctx context.Context) error {
 				case zk.StateHasSession:
 					if expired {
 						expired = false
-						s.requestWalk()
+						s.requestWalk(walkRequest{rewatch: true})
+						s.wakeSnapshotLoop() // its watch is gone too
 					}
 				}
 				continue
@@ -82,6 +83,10 @@ func (s *Source) dispatch(ctx context.Context, ev zk.Event) error {
 			gen := s.hbGen.Load()
 			return s.startTask(ctx, func(ctx context.Context) result { return s.readHeartbeat(ctx, gen) })
 		}
+		return nil
+	}
+	if p == SnapshotRequestPath {
+		s.wakeSnapshotLoop()
 		return nil
 	}
 	if !s.cfg.Scope.Contains(p) {

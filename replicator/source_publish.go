@@ -50,6 +50,7 @@ type result struct {
 	nodes    []nodeRead // parent first
 	walk     bool       // from a walk: children come in later slots of their own
 	snapshot uint64     // walk results and markers: the snapshot id, 0 for a re-walk
+	rewatch  bool       // walk begin: the walk re-arms lost watches (no heartbeats until its end)
 	zxid     int64      // heartbeat
 	time     int64      // heartbeat write time, walk start/end
 	count    uint64     // walk end: nodes read
@@ -141,7 +142,12 @@ func (s *Source) apply(ctx context.Context, r result) error {
 		s.statsMu.Unlock()
 		return s.flush(ctx)
 	case resWalkBegin:
-		s.walking = true
+		// A walk that re-arms watches (bootstrap, session expiry) may publish
+		// changes older than a heartbeat notified meanwhile. A snapshot taken
+		// with every watch in place does not: each change still arrives by its
+		// notification, in order, and the walk's reads are never older than what
+		// is published (stale ones are read again), so heartbeats go on.
+		s.walking = r.rewatch
 		if r.snapshot != 0 {
 			return s.emit(ctx, journal.Event{Kind: journal.KindSnapshotBegin, Snapshot: r.snapshot, Time: r.time})
 		}
@@ -157,6 +163,10 @@ func (s *Source) apply(ctx context.Context, r result) error {
 			}
 		}
 		s.statsMu.Lock()
+		if r.snapshot != 0 {
+			s.snapCount.Add(1)
+			s.lastSnap = time.Unix(0, r.time)
+		}
 		if !s.bootstrapped {
 			close(s.bootDone)
 			s.bootstrapped = true
@@ -228,6 +238,21 @@ func (s *Source) readAndApply(ctx context.Context, p string, snap uint64) error 
 	return s.applyNodes(ctx, sub, snap, true)
 }
 
+// reread reads p alone (data and listing, with watches) now and applies it:
+// a read made here is newer than every read already applied. Children the
+// listing names and the index lacks are read too, unless the walk has them.
+func (s *Source) reread(ctx context.Context, p string, snap uint64) error {
+	n, err := s.readNode(ctx, p, s.conn)
+	if err == nil && !n.exists && isRoot(s.roots, p) {
+		err = s.watchRoot(ctx, p)
+	}
+	if err != nil {
+		return err
+	}
+	n.vouched = true
+	return s.applyNodes(ctx, []nodeRead{n}, snap, true)
+}
+
 // applyNode compares one read with the index and publishes what changed. Reads can
 // be older than what is already published (reads are pipelined): a smaller czxid,
 // or the same czxid with a smaller mzxid, is stale and dropped; a larger czxid is a
@@ -237,10 +262,17 @@ func (s *Source) readAndApply(ctx context.Context, p string, snap uint64) error 
 func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh bool, err error) {
 	root := isRoot(s.roots, n.path)
 	e, ok := s.idx.get(n.path)
+	if n.walkNamed && snap != 0 && ok && (!n.exists || n.stat.Czxid < e.czxid || n.stat.Czxid == e.czxid && n.stat.Mzxid < e.mzxid) {
+		// A snapshot's read older than what is already published: the snapshot
+		// must still mention the node (the applier deletes what it does not), with
+		// a state no older than the published one. Read it again.
+		s.log.Trace("snapshot read older than published: reading again", "zk-path", n.path)
+		return false, s.reread(ctx, n.path, snap)
+	}
 	if !n.exists {
 		// Deletes below a root show in the parent's listing; a root has no watched parent.
 		if ok && (root || e.czxid <= n.absentAsOf) {
-			return false, s.deletePath(ctx, n.path, max(e.mzxid, n.absentAsOf), e.skipped)
+			return false, s.deletePath(ctx, n.path, max(e.mzxid, n.absentAsOf), max(e.czxid, n.absentAsOf), e.skipped)
 		}
 		return false, nil
 	}
@@ -264,19 +296,32 @@ func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh
 				// older than it. That listing left the node to the walk (it was
 				// pending), so nothing else reads it: read it now.
 				s.log.Trace("walk read superseded: reading again", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid, "walk-pzxid", n.namedAt)
-				return false, s.readAndApply(ctx, n.path, snap)
+				return false, s.reread(ctx, n.path, snap)
 			default:
 				s.log.Trace("stale read dropped: not in a newer listing", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid)
 				return false, nil
 			}
 		}
+		if !ok && czxid > pe.pzxid {
+			// Created after the newest listing of its parent applied, so no listing
+			// vouches for it: it may even hang under a newer incarnation of the
+			// parent (deleted and re-created since that listing). The parent's
+			// child watch, armed by that listing, reports the creation; the
+			// listing read for it names the node and reads it then.
+			s.log.Trace("read dropped: created after the parent's listing", "zk-path", n.path, "czxid", czxid, "parent-pzxid", pe.pzxid)
+			return false, nil
+		}
+	}
+	if gone, dead := s.tombs[n.path]; !ok && dead && czxid <= gone {
+		s.log.Trace("stale read dropped: incarnation deleted", "zk-path", n.path, "czxid", czxid)
+		return false, nil
 	}
 	if ok && czxid < e.czxid {
 		s.log.Trace("stale read dropped: older incarnation", "zk-path", n.path, "czxid", czxid, "index-czxid", e.czxid)
 		return false, nil
 	}
 	if ok && czxid > e.czxid {
-		if err := s.deletePath(ctx, n.path, czxid, e.skipped); err != nil {
+		if err := s.deletePath(ctx, n.path, czxid, e.czxid, e.skipped); err != nil {
 			return false, err
 		}
 		ok = false
@@ -398,15 +443,22 @@ func (s *Source) applyListing(ctx context.Context, n *nodeRead, e entry, root bo
 		if !ok || ce.czxid > n.lstat.Pzxid {
 			continue
 		}
-		if err := s.deletePath(ctx, c, n.lstat.Pzxid, ce.skipped); err != nil {
+		if err := s.deletePath(ctx, c, n.lstat.Pzxid, n.lstat.Pzxid, ce.skipped); err != nil {
 			return false, err
 		}
 	}
 	return true, nil
 }
 
-func (s *Source) deletePath(ctx context.Context, p string, zxid int64, skipped bool) error {
+// deletePath drops p's subtree from the index and publishes its delete. gone
+// says which incarnations of p are known to be gone (every one created at or
+// before it): a read showing one of them alive is older than that knowledge.
+func (s *Source) deletePath(ctx context.Context, p string, zxid, gone int64, skipped bool) error {
 	s.idx.drop(p)
+	if len(s.tombs) >= maxTombstones {
+		clear(s.tombs) // forgetting only costs a stale read published and soon deleted again
+	}
+	s.tombs[p] = max(s.tombs[p], gone)
 	if skipped {
 		return nil
 	}
@@ -449,6 +501,10 @@ func (s *Source) emit(ctx context.Context, ev journal.Event) error {
 		return fmt.Errorf("%w: %s %s: %w", ErrPublish, ev.Kind, ev.Path, err)
 	}
 	s.published.Add(1)
+	switch ev.Kind {
+	case journal.KindCreate, journal.KindUpdate, journal.KindDelete, journal.KindACL:
+		s.changes.Add(1)
+	}
 	return nil
 }
 

@@ -14,27 +14,49 @@ import (
 	"github.com/zkdr/zkdr/journal"
 )
 
-// walkLoop runs the bootstrap walk, then one re-walk per session expiry.
+// walkRequest says what the next walk must do. snapshot: publish it as a
+// snapshot (snapshot-begin, snapshot-node per node, snapshot-end). rewatch:
+// watches may be missing (bootstrap, session expiry), so changes can be
+// published late and heartbeats wait until the walk ends.
+type walkRequest struct {
+	snapshot, rewatch bool
+}
+
+// walkLoop runs the walks requested: the bootstrap, one re-walk per session
+// expiry, and later snapshots.
 func (s *Source) walkLoop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case snap := <-s.walks:
-			if err := s.walk(ctx, snap); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+		case <-s.walkWake:
+		}
+		s.walkMu.Lock()
+		req := s.walkNext
+		s.walkNext = walkRequest{}
+		s.walkMu.Unlock()
+		if !req.snapshot && !req.rewatch {
+			continue
+		}
+		if err := s.walk(ctx, req); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
+			return err
 		}
 	}
 }
 
-// requestWalk asks for a re-walk; one pending request covers any number of expiries.
-func (s *Source) requestWalk() {
+// requestWalk asks for a walk; requests made before the next walk starts merge
+// into it (one re-walk covers any number of expiries, one snapshot any number
+// of requests).
+func (s *Source) requestWalk(req walkRequest) {
+	s.walkMu.Lock()
+	s.walkNext.snapshot = s.walkNext.snapshot || req.snapshot
+	s.walkNext.rewatch = s.walkNext.rewatch || req.rewatch
+	s.walkMu.Unlock()
 	select {
-	case s.walks <- false:
+	case s.walkWake <- struct{}{}:
 	default:
 	}
 }
@@ -51,22 +73,26 @@ var _ aclReader = (*zk.Conn)(nil)
 // sessions, which spreads the load over more connections; an ACL read that is
 // older than the watched read is redone on the watching session. Every node gets a
 // slot reserved before its first read, so its result is published before whatever
-// its watches report later. With snap, results are snapshot-node events between
-// snapshot-begin and snapshot-end; otherwise (after a session expiry) only the
-// differences from the index are published.
-func (s *Source) walk(ctx context.Context, snap bool) error {
+// its watches report later. With req.snapshot, results are snapshot-node events
+// between snapshot-begin and snapshot-end; otherwise (after a session expiry)
+// only the differences from the index are published.
+func (s *Source) walk(ctx context.Context, req walkRequest) error {
 	start := time.Now()
 	var id uint64
-	if snap {
+	if req.snapshot {
 		id = uint64(start.UnixNano())
+		s.snapBase.Store(s.changes.Load())
 	}
 	s.walkCount.Add(1)
-	s.log.Info("walk started", "snapshot", snap, "roots", s.roots)
+	s.walkNodes.Store(0)
+	s.walkActive.Store(true)
+	defer s.walkActive.Store(false)
+	s.log.Info("walk started", "snapshot", req.snapshot, "rewatch", req.rewatch, "roots", s.roots)
 	sl, err := s.reserve(ctx)
 	if err != nil {
 		return err
 	}
-	sl.fill(result{kind: resWalkBegin, snapshot: id, time: start.UnixNano()})
+	sl.fill(result{kind: resWalkBegin, snapshot: id, rewatch: req.rewatch, time: start.UnixNano()})
 
 	readers := []aclReader{s.conn}
 	for i := 0; i < s.cfg.BulkSessions; i++ {
@@ -114,6 +140,7 @@ func (s *Source) walk(ctx context.Context, snap bool) error {
 				pending--
 				if err == nil && n.exists && n.listed {
 					count++
+					s.walkNodes.Add(1)
 					for _, k := range n.kids {
 						if c := childPath(it.path, k); s.cfg.Scope.Contains(c) {
 							s.setPending(c)
