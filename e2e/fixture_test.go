@@ -26,13 +26,6 @@ import (
 	"github.com/zkdr/zkdr/replicator"
 )
 
-// sourceSnapshotsPending marks two known gaps in the source: it does not yet
-// take a snapshot when a standby asks for one (/zkdr/snapshot-request), and a
-// source restarted under a mixed workload can miss later changes of a node
-// re-created during its walk. The scenarios that depend on them run up to that
-// point and then skip; set it to false once the source is fixed.
-const sourceSnapshotsPending = true
-
 // superAuth is the standby's superDigest identity; the applier writes with it.
 const superAuth = "super:e2e-secret"
 
@@ -277,7 +270,11 @@ peer %q {
 journal {
   max_msgs = %d
 }
-source { heartbeat_interval = %q }
+source {
+  heartbeat_interval    = %q
+  snapshot_interval     = %q
+  snapshot_every_events = %d
+}
 applier {
   delete_guard_share = %g
   delete_guard_min_nodes = %d
@@ -287,6 +284,7 @@ metrics { listen = %q }
 log { level = "debug" }
 `, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain,
 		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain, c.Journal.MaxMsgs, c.Source.HeartbeatInterval,
+		c.Source.SnapshotInterval, c.Source.SnapshotEveryEvents,
 		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.HA.Election, c.Metrics.Listen)
 }
 

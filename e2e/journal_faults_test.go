@@ -24,6 +24,9 @@ func TestRetentionGap(t *testing.T) {
 	var peerLink *faultproxy.Proxy // west's connection to east's ensemble
 	p := newPair(t, withConfig(func(site string, c *configs.Config) {
 		c.Journal.MaxMsgs = 200
+		// Bounded retention needs periodic snapshots; this period is too long to
+		// produce one here, so the gap must be closed by a snapshot on request.
+		c.Source.SnapshotEveryEvents = 1 << 30
 		if site == "west" {
 			px, err := faultproxy.New(c.Peer.ZooKeeper.Servers[0])
 			if err != nil {
@@ -133,9 +136,6 @@ func TestRetentionGap(t *testing.T) {
 	// The peer comes back: west's snapshot request, retried meanwhile, reaches
 	// the source.
 	peerLink.Heal()
-	if sourceSnapshotsPending {
-		t.Skip("the source does not take a snapshot on request yet: gap detection and the resync hold are checked, the final convergence is not")
-	}
 	p.waitConverged(3 * time.Minute)
 	waitFor(t, time.Minute, "the resync state to clear", func() bool {
 		c := readCheckpoint(t, west)
