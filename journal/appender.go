@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,23 @@ const (
 	HeaderChunk   = "Zkdr-Chunk"   // "part/parts" on the messages of a chunked event
 )
 
+// Headers on a snapshot marker message (see SnapshotSubjectName): a
+// snapshot-begin or snapshot-end travels alone in its message, on the stream's
+// snapshot subject, so snapshots are listed without reading the journal.
+const (
+	HeaderSnapshot = "Zkdr-Snapshot" // the snapshot id
+	HeaderKind     = "Zkdr-Kind"     // "snapshot-begin" or "snapshot-end"
+	// HeaderZxid is the largest zxid (event zxid, mzxid or pzxid) of any event
+	// this writer appended before the marker: the snapshot's state holds no
+	// change after it.
+	HeaderZxid = "Zkdr-Zxid"
+	// HeaderSnapshotNodes and HeaderSnapshotEvents, on a snapshot-end whose
+	// begin the same writer appended, count the snapshot-node events and all
+	// events between the two markers.
+	HeaderSnapshotNodes  = "Zkdr-Snapshot-Nodes"
+	HeaderSnapshotEvents = "Zkdr-Snapshot-Events"
+)
+
 // headerBudget is what the appender reserves for headers when it sizes a
 // message against the server's max payload, which counts headers too.
 const headerBudget = 1024
@@ -36,7 +54,12 @@ const headerBudget = 1024
 type AppenderConfig struct {
 	Stream  string // default StreamName(Site)
 	Subject string // default SubjectName(Site)
-	Site    string
+	// SnapshotSubject carries the snapshot-begin and snapshot-end markers
+	// (default SnapshotSubjectName(Site)). When the stream does not take it
+	// (a stream provisioned before it existed and not yet updated by
+	// EnsureStream), markers go on Subject, still one per message.
+	SnapshotSubject string
+	Site            string
 	// Epoch is written on every message; the appender refuses to write to a
 	// stream that holds a newer one.
 	Epoch uint64
@@ -65,6 +88,7 @@ func DefaultAppenderConfig(site string) AppenderConfig {
 	return AppenderConfig{
 		Stream:           StreamName(site),
 		Subject:          SubjectName(site),
+		SnapshotSubject:  SnapshotSubjectName(site),
 		Site:             site,
 		MaxBatchBytes:    256 << 10,
 		Linger:           2 * time.Millisecond,
@@ -82,6 +106,9 @@ func (c *AppenderConfig) Validate() error {
 	}
 	if c.Subject == "" {
 		c.Subject = d.Subject
+	}
+	if c.SnapshotSubject == "" {
+		c.SnapshotSubject = d.SnapshotSubject
 	}
 	if c.MaxBatchBytes == 0 {
 		c.MaxBatchBytes = d.MaxBatchBytes
@@ -127,9 +154,12 @@ type outMsg struct {
 
 // item is what Append and Flush hand to the loop.
 type item struct {
-	body  []byte
-	ident uint64
-	flush chan error
+	body     []byte
+	ident    uint64
+	kind     Kind
+	snapshot uint64
+	zxid     int64 // the largest of the event's zxid, mzxid and pzxid
+	flush    chan error
 }
 
 type flushWaiter struct {
@@ -172,6 +202,13 @@ type Appender struct {
 	lingerT    *time.Timer
 	lingerOn   bool
 	lastLogged time.Time
+	// markerSubject is where snapshot markers go (SnapshotSubject, or Subject
+	// on a stream without it); fixed at Open.
+	markerSubject string
+	maxZxid       int64  // largest zxid appended since Open
+	snapID        uint64 // snapshot begun by this appender and not yet ended
+	snapNodes     int64  // snapshot-node events since its begin
+	snapEvents    int64  // events since its begin
 }
 
 // NewAppender validates cfg; it starts nothing (see Open).
@@ -205,6 +242,12 @@ func (a *Appender) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open stream %s: %w", a.cfg.Stream, err)
 	}
 	a.stream = s
+	a.markerSubject = a.cfg.SnapshotSubject
+	if subjects := s.CachedInfo().Config.Subjects; !subjectsCover(subjects, a.cfg.SnapshotSubject) {
+		a.markerSubject = a.cfg.Subject
+		a.log.Warn("stream does not take the snapshot subject; snapshot markers go on the journal subject and cannot be listed without reading the journal",
+			"snapshot-subject", a.cfg.SnapshotSubject, "subjects", strings.Join(subjects, ","))
+	}
 	last, err := a.tail(ctx)
 	if err != nil {
 		return err
@@ -286,7 +329,8 @@ func (a *Appender) Append(ctx context.Context, ev Event) error {
 	if ev.Epoch != a.cfg.Epoch {
 		return fmt.Errorf("journal: event of epoch %d given to an appender of epoch %d", ev.Epoch, a.cfg.Epoch)
 	}
-	it := item{body: AppendEvent(make([]byte, 0, eventSizeHint(&ev)), &ev), ident: identity(&ev)}
+	it := item{body: AppendEvent(make([]byte, 0, eventSizeHint(&ev)), &ev), ident: identity(&ev),
+		kind: ev.Kind, snapshot: ev.Snapshot, zxid: max(ev.Zxid, ev.Stat.Mzxid, ev.Stat.Pzxid)}
 	select {
 	case a.in <- it:
 		return nil
@@ -461,8 +505,20 @@ func (a *Appender) run(ctx context.Context, ackT *time.Timer) error {
 	}
 }
 
-// add puts one encoded event into the batch, cutting messages by size.
+// add puts one encoded event into the batch, cutting messages by size. A
+// snapshot marker goes alone into its own message instead.
 func (a *Appender) add(it item) {
+	a.maxZxid = max(a.maxZxid, it.zxid)
+	if it.kind == KindSnapshotBegin || it.kind == KindSnapshotEnd {
+		a.addMarker(it)
+		return
+	}
+	if a.snapID != 0 {
+		a.snapEvents++
+		if it.kind == KindSnapshotNode {
+			a.snapNodes++
+		}
+	}
 	if len(it.body) > a.maxBody {
 		a.cutBatch()
 		a.cutChunks(it)
@@ -508,6 +564,31 @@ func (a *Appender) cutBatch() {
 	a.batchHash = 0
 }
 
+// addMarker cuts the batch under construction and publishes a snapshot marker
+// as its own message on the marker subject, in order with everything else (the
+// same sequence and fencing as any message).
+func (a *Appender) addMarker(it item) {
+	a.cutBatch()
+	buf := make([]byte, 0, frameHeaderLen+binary.MaxVarintLen32*2+len(it.body)+frameTrailerLen)
+	buf = append(buf, SchemaVersion, frameBatch)
+	buf = binary.AppendUvarint(buf, 1)
+	buf = appendBody(buf, it.body)
+	m := a.enqueue(sealFrame(buf), 1, it.ident, "")
+	m.msg.Subject = a.markerSubject
+	h := m.msg.Header
+	h[HeaderSnapshot] = []string{strconv.FormatUint(it.snapshot, 10)}
+	h[HeaderKind] = []string{it.kind.String()}
+	h[HeaderZxid] = []string{strconv.FormatInt(a.maxZxid, 10)}
+	switch {
+	case it.kind == KindSnapshotBegin:
+		a.snapID, a.snapNodes, a.snapEvents = it.snapshot, 0, 0
+	case a.snapID == it.snapshot:
+		h[HeaderSnapshotNodes] = []string{strconv.FormatInt(a.snapNodes, 10)}
+		h[HeaderSnapshotEvents] = []string{strconv.FormatInt(a.snapEvents, 10)}
+		a.snapID = 0
+	}
+}
+
 // cutChunks splits an event too large for one message into consecutive ones.
 func (a *Appender) cutChunks(it item) {
 	parts := (len(it.body) + a.maxBody - 1) / a.maxBody
@@ -518,7 +599,10 @@ func (a *Appender) cutChunks(it item) {
 	}
 }
 
-func (a *Appender) enqueue(data []byte, events int, hash uint64, chunk string) {
+// enqueue turns data into the next outbox message on the journal subject and
+// returns it, so a caller may move it to another subject or add headers before
+// it is sent.
+func (a *Appender) enqueue(data []byte, events int, hash uint64, chunk string) *outMsg {
 	seq := a.nextSeq
 	a.nextSeq++
 	a.cut++
@@ -547,7 +631,9 @@ func (a *Appender) enqueue(data []byte, events int, hash uint64, chunk string) {
 	if chunk != "" {
 		h[HeaderChunk] = []string{chunk}
 	}
-	a.outbox = append(a.outbox, &outMsg{msg: &nats.Msg{Subject: a.cfg.Subject, Header: h, Data: data}, id: id, seq: seq})
+	m := &outMsg{msg: &nats.Msg{Subject: a.cfg.Subject, Header: h, Data: data}, id: id, seq: seq}
+	a.outbox = append(a.outbox, m)
+	return m
 }
 
 // send publishes outbox messages while the window has room.

@@ -1,8 +1,9 @@
 // Package journal owns zkdr's replication journal: the event codec, the
-// provisioning of a site's stream (ZKDR_<site>, subject zkdr.<site>.journal)
-// and of its mirror in the peer domain, the fenced appender the source
-// publishes through, the ordered reader the applier and the CLI read with,
-// and the retention-gap checks.
+// provisioning of a site's stream (ZKDR_<site>, subjects zkdr.<site>.journal
+// and zkdr.<site>.snapshot) and of its mirror in the peer domain, the fenced
+// appender the source publishes through, the ordered reader the applier and
+// the CLI read with, the retention-gap checks, the snapshot index
+// (ListSnapshots) and replay points (ParsePoint, ChooseSnapshot, Point.Cut).
 //
 // # Wire format (schema version 1)
 //
@@ -44,9 +45,28 @@
 // and JetStream's Nats-Msg-Id, Nats-Expected-Stream,
 // Nats-Expected-Last-Sequence and Nats-Expected-Last-Msg-Id.
 //
+// # Snapshot markers
+//
+// A snapshot-begin or snapshot-end event is always alone in its message (a
+// batch of one), published on the stream's second subject
+// zkdr.<site>.snapshot, with headers Zkdr-Snapshot (id), Zkdr-Kind
+// ("snapshot-begin" or "snapshot-end") and Zkdr-Zxid (the largest zxid, mzxid
+// or pzxid of any event the writer appended before it); a snapshot-end whose
+// begin the same writer appended also carries Zkdr-Snapshot-Nodes and
+// Zkdr-Snapshot-Events (counts between the markers). The markers take their
+// place in the one sequence like any message (same fencing, same order, read
+// by every reader, copied by the mirror, which takes all subjects), so
+// nothing about reading the journal changes; the subject only lets
+// ListSnapshots read the markers alone, with a filtered ordered consumer, at a
+// cost that does not grow with the journal. Snapshots are what make bounded
+// retention safe: a replay or a standby's resync starts from the newest
+// complete snapshot still held.
+//
 // # Streams
 //
-// File storage, limits retention, discard old. Deletes and purges are denied on
+// File storage, limits retention, discard old. EnsureStream adds the snapshot
+// subject to a stream provisioned before it existed (nothing else is ever
+// changed); until then an appender puts its markers on the journal subject. Deletes and purges are denied on
 // the stream and its mirror: a contiguous sequence is the evidence that no
 // append was lost, and a hole punched by hand would be indistinguishable from
 // one; retention works by MaxAge/MaxBytes/MaxMsgs only. EnsureStream and

@@ -26,6 +26,9 @@ var (
 	// ErrStreamConfig means a stream exists with settings that differ from the
 	// ones asked for; it is reported, never changed behind the operator's back.
 	ErrStreamConfig = errors.New("journal: incompatible stream settings")
+	// ErrNoSnapshot means no complete snapshot the stream still holds ends at
+	// or before the point a replay asked for.
+	ErrNoSnapshot = errors.New("journal: no complete snapshot")
 	// ErrClosed is returned by an appender or reader used after Close.
 	ErrClosed = errors.New("journal: closed")
 )

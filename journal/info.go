@@ -31,6 +31,12 @@ type JournalInfo struct {
 	NewestEpoch uint64
 	Writer      string
 	Site        string
+	// Snapshots, Replayable and Warnings are filled by DescribeSnapshots:
+	// the snapshots held (oldest first), the range a replay can reach (nil
+	// when no complete snapshot is held), and what threatens replay.
+	Snapshots  []SnapshotInfo `json:",omitempty"`
+	Replayable *ReplayRange   `json:",omitempty"`
+	Warnings   []string       `json:",omitempty"`
 }
 
 // MirrorInfo is the replication state of a mirror stream.

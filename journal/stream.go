@@ -14,8 +14,39 @@ import (
 // domain and in the peer domain that mirrors it.
 func StreamName(site string) string { return "ZKDR_" + site }
 
-// SubjectName is the one subject a site's journal is published on.
+// SubjectName is the subject a site's journal events are published on.
 func SubjectName(site string) string { return "zkdr." + site + ".journal" }
+
+// SnapshotSubjectName is the subject of the same stream that carries the
+// snapshot-begin and snapshot-end markers, each alone in its message. The
+// markers are journal messages like any other (same sequence, same fencing,
+// read in order by every reader); their own subject lets ListSnapshots read
+// just them.
+func SnapshotSubjectName(site string) string { return "zkdr." + site + ".snapshot" }
+
+// subjectsCover reports whether a message on subject is stored by a stream
+// with the given subjects (NATS wildcards: "*" one token, ">" the rest).
+func subjectsCover(subjects []string, subject string) bool {
+	want := strings.Split(subject, ".")
+	for _, s := range subjects {
+		have := strings.Split(s, ".")
+		for i, tok := range have {
+			if tok == ">" {
+				if len(want) > i {
+					return true
+				}
+				break
+			}
+			if i >= len(want) || (tok != "*" && tok != want[i]) {
+				break
+			}
+			if i == len(have)-1 && len(have) == len(want) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // StreamConfig is how a site's journal stream is provisioned. The same limits
 // apply to the mirror in the peer domain.
@@ -87,16 +118,37 @@ func (c StreamConfig) baseConfig() jetstream.StreamConfig {
 }
 
 // EnsureStream creates the site's journal stream in the domain js talks to, or
-// checks that the existing one has the same settings. It never changes an
-// existing stream: a difference is an error wrapping ErrStreamConfig that names
-// each differing setting.
+// checks that the existing one has the same settings. It changes an existing
+// stream in one way only: a stream provisioned before the snapshot subject
+// existed (subject zkdr.<site>.journal alone, every other setting as wanted)
+// gets that subject added, which changes nothing for its messages or readers.
+// Any other difference is an error wrapping ErrStreamConfig that names each
+// differing setting.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	want := cfg.baseConfig()
-	want.Subjects = []string{SubjectName(cfg.Site)}
+	want.Subjects = []string{SubjectName(cfg.Site), SnapshotSubjectName(cfg.Site)}
 	want.Duplicates = cfg.DuplicateWindow
+	s, err := ensure(ctx, js, want)
+	if !errors.Is(err, ErrStreamConfig) {
+		return s, err
+	}
+	s, lerr := js.Stream(ctx, want.Name)
+	if lerr != nil {
+		return nil, err
+	}
+	have := s.CachedInfo().Config
+	old := want
+	old.Subjects = []string{SubjectName(cfg.Site)}
+	if len(compareConfig(have, old)) > 0 {
+		return nil, err
+	}
+	have.Subjects = want.Subjects
+	if _, uerr := js.UpdateStream(ctx, have); uerr != nil {
+		return nil, fmt.Errorf("add subject %s to stream %s: %w", SnapshotSubjectName(cfg.Site), want.Name, uerr)
+	}
 	return ensure(ctx, js, want)
 }
 
