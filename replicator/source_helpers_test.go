@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -172,7 +173,10 @@ func sourceWaitFor(t testing.TB, timeout time.Duration, what string, cond func()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			// Every goroutine's stack, so a stall can be told from slowness.
+			var b strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Fatalf("timed out after %v waiting for %s\n%s", timeout, what, b.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
