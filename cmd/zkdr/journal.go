@@ -58,6 +58,11 @@ func journalInfo(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "%s in domain %s: %v\n", stream, cfg.NATS.Domain, err)
 			continue
 		}
+		// The peer's snapshot interval is not in this config; sites are
+		// configured alike, so this site's stands in for it.
+		if err := journal.DescribeSnapshots(ctx, js, info, cfg.Source.SnapshotInterval, time.Now()); err != nil {
+			fmt.Fprintf(os.Stderr, "%s snapshots: %v\n", stream, err)
+		}
 		infos = append(infos, info)
 	}
 	if *asJSON {
@@ -84,8 +89,49 @@ func journalInfo(ctx context.Context, args []string) error {
 			}
 			fmt.Println()
 		}
+		printSnapshots(in)
 	}
 	return nil
+}
+
+// shownSnapshots bounds the snapshots journal info lists one per line.
+const shownSnapshots = 10
+
+func printSnapshots(in *journal.JournalInfo) {
+	complete := 0
+	for _, s := range in.Snapshots {
+		if s.Complete() {
+			complete++
+		}
+	}
+	fmt.Printf("  snapshots   %d held, %d complete\n", len(in.Snapshots), complete)
+	list := in.Snapshots
+	if len(list) > shownSnapshots {
+		fmt.Printf("              (the oldest %d not shown)\n", len(list)-shownSnapshots)
+		list = list[len(list)-shownSnapshots:]
+	}
+	for _, s := range list {
+		switch {
+		case s.BeginSeq == 0:
+			fmt.Printf("    %d  begin dropped by retention, ended at seq %d (%s): unusable\n", s.ID, s.EndSeq, s.EndTime.Format(time.RFC3339))
+		case s.EndSeq == 0:
+			fmt.Printf("    %d  seq %d.. begun %s, not ended (under way, or its writer stopped)\n", s.ID, s.BeginSeq, s.BeginTime.Format(time.RFC3339))
+		default:
+			fmt.Printf("    %d  seq %d..%d, %s .. %s, zxid %#x", s.ID, s.BeginSeq, s.EndSeq, s.BeginTime.Format(time.RFC3339), s.EndTime.Format(time.RFC3339), s.EndZxid)
+			if s.Nodes >= 0 {
+				fmt.Printf(", %d nodes", s.Nodes)
+			}
+			fmt.Println()
+		}
+	}
+	if r := in.Replayable; r != nil {
+		fmt.Printf("  replayable  seq %d..%d, %s .. %s (from snapshot %d)\n", r.FromSeq, r.ToSeq, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), r.Snapshot)
+	} else {
+		fmt.Printf("  replayable  nothing: no complete snapshot is held\n")
+	}
+	for _, w := range in.Warnings {
+		fmt.Printf("  WARNING     %s\n", w)
+	}
 }
 
 // journalInspect prints events readably from a sequence or a time.
