@@ -162,7 +162,32 @@ type Replication struct {
 	// Mapping, if set, moves the replicated tree from one prefix on the active
 	// site to another on the standby.
 	Mapping *Mapping
+	// Modes declares container and TTL nodes. ZooKeeper reports both to
+	// clients as persistent (an ephemeral owner of 0), so no watcher can see
+	// these modes: the operator names them, and the standby creates matching
+	// nodes with that mode. First matching rule wins.
+	Modes []ModeRule
 }
+
+// NodeKind is a node mode a ModeRule can declare.
+type NodeKind string
+
+const (
+	KindContainer NodeKind = "container"
+	KindTTL       NodeKind = "ttl"
+)
+
+// ModeRule gives the nodes whose path matches Pattern (path.Match syntax over
+// the whole path: "/app/locks/*" matches each lock node, not its children)
+// the mode Kind, with TTL for KindTTL.
+type ModeRule struct {
+	Pattern string
+	Kind    NodeKind
+	TTL     time.Duration
+}
+
+// MaxTTL is the largest TTL ZooKeeper accepts (40 bits of milliseconds).
+const MaxTTL = time.Duration(1<<40-1) * time.Millisecond
 
 // Mapping replaces the prefix From of a source path with To on the standby.
 type Mapping struct {

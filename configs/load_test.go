@@ -374,3 +374,40 @@ func TestRetentionNeedsSnapshots(t *testing.T) {
 		t.Errorf("snapshot_interval half of max_age: %v", err)
 	}
 }
+
+func TestModeRules(t *testing.T) {
+	src := minimal + `replication {
+  include = ["/"]
+  mode "/app/locks/*" {
+    kind = "container"
+  }
+  mode "/app/cache/*" {
+    kind = "ttl"
+    ttl  = "90s"
+  }
+}
+`
+	c, err := configs.Parse([]byte(src), "m.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []configs.ModeRule{
+		{Pattern: "/app/locks/*", Kind: configs.KindContainer},
+		{Pattern: "/app/cache/*", Kind: configs.KindTTL, TTL: 90 * time.Second},
+	}
+	if !reflect.DeepEqual(c.Replication.Modes, want) {
+		t.Fatalf("modes %+v, want %+v", c.Replication.Modes, want)
+	}
+	for _, tc := range []struct{ rule, want string }{
+		{"mode \"/a/*\" {\n  kind = \"ttl\"\n}\n", `m.hcl:10:1: replication.mode./a/*.ttl`},
+		{"mode \"/a/*\" {\n  kind = \"container\"\n  ttl = \"1s\"\n}\n", "replication.mode./a/*.ttl"},
+		{"mode \"/a/*\" {\n  kind = \"sequential\"\n}\n", `invalid kind "sequential"`},
+		{"mode \"a/[\" {\n  kind = \"container\"\n}\n", "is not an absolute path pattern"},
+		{"mode \"/a\" {\n  kind = \"container\"\n}\nmode \"/a\" {\n  kind = \"container\"\n}\n", "duplicate mode rule"},
+	} {
+		_, err := configs.Parse([]byte(minimal+"replication {\n  include = [\"/\"]\n"+tc.rule+"}\n"), "m.hcl")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.rule, err, tc.want)
+		}
+	}
+}

@@ -135,7 +135,7 @@ func (d *decoder) journal(b *hclsyntax.Body, j *Journal) {
 }
 
 func (d *decoder) replication(b *hclsyntax.Body, r *Replication) {
-	bd := d.open(b, "replication", []string{"include", "exclude", "ephemeral"}, []string{"mapping"})
+	bd := d.open(b, "replication", []string{"include", "exclude", "ephemeral"}, []string{"mapping", "mode"})
 	bd.strList("include", &r.Include)
 	bd.strList("exclude", &r.Exclude)
 	mode := string(r.Ephemeral)
@@ -146,6 +146,24 @@ func (d *decoder) replication(b *hclsyntax.Body, r *Replication) {
 		r.Mapping = &Mapping{}
 		m.str("from", &r.Mapping.From)
 		m.str("to", &r.Mapping.To)
+	}
+	seen := map[string]string{}
+	for _, blk := range bd.blocks("mode", 1) {
+		pattern := blk.Labels[0]
+		prefix := "replication.mode." + pattern
+		if first, ok := seen[pattern]; ok {
+			d.fail(blk.LabelRanges[0], prefix, ErrDuplicate, "duplicate mode rule %q (first at %s)", pattern, first)
+			continue
+		}
+		seen[pattern] = shortPos(blk.TypeRange)
+		d.pos[prefix] = blk.DefRange()
+		rule := ModeRule{Pattern: pattern}
+		mb := d.open(blk.Body, prefix, []string{"kind", "ttl"}, nil)
+		kind := ""
+		mb.str("kind", &kind)
+		rule.Kind = NodeKind(kind)
+		mb.duration("ttl", &rule.TTL)
+		r.Modes = append(r.Modes, rule)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ func (c *Config) Validate() error {
 	v.peer()
 	v.journal()
 	v.replication()
+	v.modeRules()
 	v.source()
 	v.applier()
 	v.antiEntropy()
@@ -307,6 +309,29 @@ func (v *validator) replication() {
 					v.fail(f.field, ErrInvalid, "%q is inside a subtree that is never replicated", f.p)
 				}
 			}
+		}
+	}
+}
+
+func (v *validator) modeRules() {
+	for _, m := range v.c.Replication.Modes {
+		prefix := "replication.mode." + m.Pattern
+		if _, err := path.Match(m.Pattern, "/"); err != nil || !strings.HasPrefix(m.Pattern, "/") {
+			v.fail(prefix, ErrInvalid, "%q is not an absolute path pattern (path.Match syntax, e.g. \"/app/locks/*\")", m.Pattern)
+		}
+		switch m.Kind {
+		case KindContainer:
+			if m.TTL != 0 {
+				v.fail(prefix+".ttl", ErrInvalid, "only a \"ttl\" rule takes a ttl")
+			}
+		case KindTTL:
+			if m.TTL <= 0 || m.TTL > MaxTTL || m.TTL%time.Millisecond != 0 {
+				v.fail(prefix+".ttl", ErrInvalid, "must be a whole number of milliseconds from 1ms to %s, got %s", MaxTTL, m.TTL)
+			}
+		case "":
+			v.fail(prefix+".kind", ErrMissing, "is required: \"container\" or \"ttl\"")
+		default:
+			v.fail(prefix+".kind", ErrInvalid, "invalid kind %q: want \"container\" or \"ttl\"", m.Kind)
 		}
 	}
 }

@@ -174,6 +174,13 @@ func scopeOf(c *configs.Config) replicator.Scope {
 	if c.Replication.Ephemeral == configs.EphemeralPersistent {
 		s.Ephemeral = []replicator.EphemeralRule{{Prefix: "/", Policy: replicator.EphemeralPersistent}}
 	}
+	for _, m := range c.Replication.Modes {
+		rule := replicator.ModeRule{Pattern: m.Pattern, Mode: journal.ModeContainer}
+		if m.Kind == configs.KindTTL {
+			rule.Mode, rule.TTL = journal.ModeTTL, m.TTL
+		}
+		s.Modes = append(s.Modes, rule)
+	}
 	return s
 }
 

@@ -2,9 +2,11 @@ package replicator
 
 import (
 	"fmt"
+	"github.com/zkdr/zkdr/journal"
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 // EphemeralPolicy says what the source does with ephemeral nodes under a prefix.
@@ -37,6 +39,30 @@ type Scope struct {
 	Exclude []string
 	// Ephemeral rules; ephemeral nodes matching none are skipped.
 	Ephemeral []EphemeralRule
+	// Modes declare container and TTL nodes, which ZooKeeper reports to
+	// clients as persistent; the first rule matching a persistent node's path
+	// gives its mode.
+	Modes []ModeRule
+}
+
+// ModeRule gives the nodes whose whole path matches Pattern (path.Match
+// syntax) the mode Mode (journal.ModeContainer or journal.ModeTTL, with TTL).
+type ModeRule struct {
+	Pattern string
+	Mode    journal.Mode
+	TTL     time.Duration
+}
+
+// ModeFor returns the declared mode of a node at p that ZooKeeper reports as
+// persistent: the first matching rule's, else journal.ModePersistent. The ttl
+// is in milliseconds, as journal.Event carries it.
+func (s Scope) ModeFor(p string) (journal.Mode, int64) {
+	for _, r := range s.Modes {
+		if ok, _ := path.Match(r.Pattern, p); ok {
+			return r.Mode, r.TTL.Milliseconds()
+		}
+	}
+	return journal.ModePersistent, 0
 }
 
 // alwaysExcluded are never replicated: ZooKeeper's own subtree and zkdr's per-site one.
@@ -66,6 +92,17 @@ func (s Scope) Validate() error {
 		}
 		if r.Policy != EphemeralSkip && r.Policy != EphemeralPersistent {
 			return fmt.Errorf("%w: ephemeral policy %q for %q (want %q or %q)", ErrInvalidConfig, r.Policy, r.Prefix, EphemeralSkip, EphemeralPersistent)
+		}
+	}
+	for _, r := range s.Modes {
+		if _, err := path.Match(r.Pattern, "/"); err != nil || !strings.HasPrefix(r.Pattern, "/") {
+			return fmt.Errorf("%w: mode pattern %q is not an absolute path pattern", ErrInvalidConfig, r.Pattern)
+		}
+		switch {
+		case r.Mode == journal.ModeContainer && r.TTL == 0:
+		case r.Mode == journal.ModeTTL && r.TTL >= time.Millisecond:
+		default:
+			return fmt.Errorf("%w: mode rule %q: want a container, or a ttl of at least 1ms", ErrInvalidConfig, r.Pattern)
 		}
 	}
 	return nil

@@ -344,7 +344,7 @@ func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh
 }
 
 func (s *Source) applyData(ctx context.Context, n *nodeRead, e entry, known, root bool, snap uint64) error {
-	mode, ttl := modeOf(n.stat.EphemeralOwner)
+	mode, ttl := s.nodeMode(n.path, n.stat.EphemeralOwner)
 	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(n.path) == EphemeralSkip
 	if !known {
 		// pzxid stays 0 here: applyListing sets it from the listing.
@@ -472,7 +472,7 @@ func (s *Source) applyACL(ctx context.Context, n nodeRead) error {
 	}
 	e.aversion, e.acl = n.aclStat.Aversion, s.idx.internACL(n.acl)
 	s.idx.put(n.path, e, isRoot(s.roots, n.path))
-	mode, ttl := modeOf(n.aclStat.EphemeralOwner)
+	mode, ttl := s.nodeMode(n.path, n.aclStat.EphemeralOwner)
 	n.stat = n.aclStat
 	return s.emit(ctx, s.nodeEvent(journal.KindACL, &n, n.acl, mode, ttl, n.aclStat.Mzxid, 0))
 }
@@ -531,6 +531,17 @@ const (
 )
 
 // modeOf derives a node's mode (and ttl) from its stat's ephemeralOwner.
+// nodeMode is the mode a node at p with this ephemeral owner is published
+// with: ZooKeeper 3.5+ reports container and TTL nodes as persistent (owner 0),
+// so for those the scope's declared mode rules decide.
+func (s *Source) nodeMode(p string, owner int64) (journal.Mode, int64) {
+	mode, ttl := modeOf(owner)
+	if mode == journal.ModePersistent {
+		return s.cfg.Scope.ModeFor(p)
+	}
+	return mode, ttl
+}
+
 func modeOf(owner int64) (journal.Mode, int64) {
 	u := uint64(owner)
 	switch {
