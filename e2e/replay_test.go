@@ -77,8 +77,34 @@ func TestReplay(t *testing.T) {
 	mustCreate(t, east, "/late", []byte("l"), 0, nil)
 	waitJournal(t, url, stream, "/late", journal.KindCreate)
 
+	// A zxid point: the create of /doomed, before its delete.
+	_, st, err := east.Exists("/late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateZxid := st.Czxid
+	out, err := p.zkdr("replay", "--config", cfgFile, "--target", target+"/zx", "--until", fmt.Sprintf("zxid:%#x", lateZxid-1))
+	if err != nil {
+		t.Fatalf("zkdr replay --until zxid: %v\n%s", err, out)
+	}
+	if ok, _, _ := west.Exists("/zx/late"); ok {
+		t.Fatalf("/late, created at zxid %#x, replayed to zxid %#x", lateZxid, lateZxid-1)
+	}
+	if data, _, err := west.Get("/zx/app/cfg"); err != nil || string(data) != "v2" {
+		t.Fatalf("/app/cfg just before /late = %q (%v), want v2", data, err)
+	}
+	if _, err := west.Create("/zx/marker", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	// Cleared again so the whole-ensemble replay below meets an empty target.
+	for _, p := range []string{"/zx/marker", "/zx"} {
+		if err := deleteTree(west, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Latest, into the whole ensemble.
-	out, err := p.zkdr("replay", "--config", cfgFile, "--target", target)
+	out, err = p.zkdr("replay", "--config", cfgFile, "--target", target)
 	if err != nil {
 		t.Fatalf("zkdr replay: %v\n%s", err, out)
 	}
@@ -322,6 +348,26 @@ func waitJournal(t *testing.T, url, stream, path string, kind journal.Kind) {
 		}
 	}
 	waitFor(t, time.Minute, fmt.Sprintf("a %s of %s in the journal", kind, path), has)
+}
+
+// deleteTree deletes p and everything under it.
+func deleteTree(c *zk.Conn, p string) error {
+	kids, _, err := c.Children(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if err := deleteTree(c, p+"/"+k); err != nil {
+			return err
+		}
+	}
+	if err := c.Delete(p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	return nil
 }
 
 func replayRecord(t *testing.T, c *zk.Conn) replicator.ReplayRecord {

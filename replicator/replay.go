@@ -360,7 +360,15 @@ func (r *Replay) prepareTarget(ctx context.Context, conn *zk.Conn, tag string) e
 		return fmt.Errorf("list target %s: %w", root, err)
 	}
 	if root == "/" {
-		kids = slices.DeleteFunc(kids, func(k string) bool { return k == "zookeeper" })
+		// /zookeeper is the server's own. /zkdr holding nothing but a replay's
+		// state (checked below) is not content either; anything else in it (a
+		// site record, a standby's checkpoint) is.
+		zkdrKids, _, err := conn.Children(zkdrRoot)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("list target %s: %w", zkdrRoot, err)
+		}
+		onlyReplay := !slices.ContainsFunc(zkdrKids, func(k string) bool { return k != "applied" && k != "replay" })
+		kids = slices.DeleteFunc(kids, func(k string) bool { return k == "zookeeper" || k == "zkdr" && onlyReplay })
 	}
 	slices.Sort(kids)
 	cp, err := ReadCheckpoint(ctx, conn)
