@@ -68,7 +68,13 @@ type pairOption func(*pairOptions)
 
 type pairOptions struct {
 	zkServers int
+	zkProps   map[string]string
 	tune      func(site string, c *configs.Config)
+}
+
+// withZKProps passes Java system properties to both sites' ZooKeeper servers.
+func withZKProps(props map[string]string) pairOption {
+	return func(o *pairOptions) { o.zkProps = props }
 }
 
 func withConfig(f func(site string, c *configs.Config)) pairOption {
@@ -90,7 +96,7 @@ func newPair(t *testing.T, opts ...pairOption) *pair {
 		logger: testLogger(t), dir: t.TempDir(),
 	}
 	for _, s := range []string{"east", "west"} {
-		p.zk[s] = zkserver.StartT(t, zkserver.Config{Servers: o.zkServers, SuperDigest: superAuth, ExtendedTypes: true})
+		p.zk[s] = zkserver.StartT(t, zkserver.Config{Servers: o.zkServers, SuperDigest: superAuth, ExtendedTypes: true, JavaProps: o.zkProps})
 	}
 	p.nats["east"] = natsserver.StartT(t, natsserver.Config{Site: "east", SyncAlways: true})
 	link, err := faultproxy.New(p.nats["east"].LeafAddr())

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/zkdr/zkdr/journal"
 )
 
 func TestScope(t *testing.T) {
@@ -48,5 +51,40 @@ func TestScope(t *testing.T) {
 	}
 	if got := parentPath("/a"); got != "/" {
 		t.Errorf("parentPath = %q", got)
+	}
+}
+
+func TestScopeModeFor(t *testing.T) {
+	s := Scope{Modes: []ModeRule{
+		{Pattern: "/app/locks/*", Mode: journal.ModeContainer},
+		{Pattern: "/app/*/ttl-*", Mode: journal.ModeTTL, TTL: 90 * time.Second},
+	}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		mode journal.Mode
+		ttl  int64
+	}{
+		{"/app/locks/l1", journal.ModeContainer, 0},
+		{"/app/locks", journal.ModePersistent, 0},
+		{"/app/locks/l1/child", journal.ModePersistent, 0},
+		{"/app/x/ttl-1", journal.ModeTTL, 90000},
+		{"/other", journal.ModePersistent, 0},
+	} {
+		if m, ttl := s.ModeFor(tc.path); m != tc.mode || ttl != tc.ttl {
+			t.Errorf("ModeFor(%s) = %s %d, want %s %d", tc.path, m, ttl, tc.mode, tc.ttl)
+		}
+	}
+	for _, bad := range []ModeRule{
+		{Pattern: "app/*", Mode: journal.ModeContainer},
+		{Pattern: "/a/[", Mode: journal.ModeContainer},
+		{Pattern: "/a", Mode: journal.ModeTTL},
+		{Pattern: "/a", Mode: journal.ModeEphemeral},
+	} {
+		if err := (Scope{Modes: []ModeRule{bad}}).Validate(); err == nil {
+			t.Errorf("rule %+v accepted", bad)
+		}
 	}
 }
