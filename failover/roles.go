@@ -91,6 +91,9 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	acfg.DeleteGuardMinNodes = d.cfg.Applier.DeleteGuardMinNodes
 	acfg.Scope = scopeOf(d.cfg)
 	acfg.Mapping = mappingOf(d.cfg)
+	// A standby record carries the epoch the active site publishes at: what
+	// that site published at an older epoch is a deposed tail (see MinEpoch).
+	acfg.MinEpoch = rec.Epoch
 	acfg.Logger = d.log.Named("applier")
 	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (replicator.JournalReader, error) {
 		return journal.NewReader(js, journal.ReaderConfig{Stream: stream, StartSeq: startSeq, Logger: d.log.Named("reader")})

@@ -25,6 +25,7 @@ type ApplierStats struct {
 	Batches       uint64    // Multis that carried a checkpoint
 	Redone        uint64    // batches planned again after the standby refused them
 	OpByOp        uint64    // messages applied op by op as a last resort
+	StaleSkipped  uint64    // events skipped for an epoch below ApplierConfig.MinEpoch
 	Replicated    int       // replicated nodes on the standby
 	Guard         *GuardState
 	// Resync is set while the standby resyncs after a retention gap; State
@@ -143,6 +144,9 @@ type run struct {
 	startSeq  uint64     // where the reader started (0: the first message held)
 	readTo    uint64     // the last sequence the reader delivered
 	resync    bool       // a resync was under way when this pass last checked
+	// staleReported is how many of the planner's skipped stale events were
+	// logged and counted.
+	staleReported uint64
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {
@@ -166,7 +170,7 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
 	r := &run{a: a, conn: conn, tree: tree, committed: cp, resync: cp.Resync != nil,
-		pl: &planner{tree: tree, m: a.m, conn: conn, cp: cp.clone()}}
+		pl: &planner{tree: tree, m: a.m, conn: conn, cp: cp.clone(), minEpoch: a.cfg.MinEpoch}}
 	if len(cp.PadDebt) > 0 {
 		// A crash came between a checkpoint and the padding it recorded.
 		if err := r.payPads(r.pl.padOpsFor(cp.PadDebt)); err != nil {
@@ -778,6 +782,12 @@ func (r *run) publish(events, batches int) {
 	a.stats.EventsApplied += uint64(events)
 	a.stats.Batches += uint64(batches)
 	a.stats.Replicated = r.tree.count
+	if n := r.pl.stale - r.staleReported; n > 0 {
+		a.log.Warn("skipped events of an older epoch: the tail of a deposed primary, lost at its promotion",
+			"events", n, "min-epoch", r.pl.minEpoch, "journal-seq", r.committed.Seq)
+		a.stats.StaleSkipped += n
+		r.staleReported = r.pl.stale
+	}
 	a.stats.Resync = nil
 	a.stats.State = "applying"
 	if rs := r.committed.Resync; rs != nil {

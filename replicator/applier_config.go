@@ -76,6 +76,12 @@ type ApplierConfig struct {
 	Scope Scope
 	// Mapping optionally moves source prefixes to other destination prefixes.
 	Mapping []PathMap
+	// MinEpoch is the epoch the active site publishes at as this standby starts
+	// following it. Events of an older epoch are the tail of a deposed primary:
+	// published before a promotion but never mirrored, they were lost by that
+	// promotion (and reported by the old primary's rejoin), so they are skipped,
+	// never applied. 0 skips nothing.
+	MinEpoch uint64
 	// WalkConcurrency bounds reads in flight while the applier indexes the standby.
 	WalkConcurrency int
 	Logger          hclog.Logger

@@ -85,16 +85,21 @@ type planner struct {
 	conn *zk.Conn
 	cp   Checkpoint // running: as if every planned message were applied
 	snap *snapState
+	// minEpoch and stale: events older than minEpoch are skipped and counted
+	// (see ApplierConfig.MinEpoch).
+	minEpoch uint64
+	stale    uint64
 }
 
 // plannerState is what a plan changes outside the tree.
 type plannerState struct {
-	cp   Checkpoint
-	snap *snapState
+	cp    Checkpoint
+	snap  *snapState
+	stale uint64
 }
 
-func (pl *planner) save() plannerState     { return plannerState{pl.cp.clone(), pl.snap} }
-func (pl *planner) restore(s plannerState) { pl.cp, pl.snap = s.cp, s.snap }
+func (pl *planner) save() plannerState     { return plannerState{pl.cp.clone(), pl.snap, pl.stale} }
+func (pl *planner) restore(s plannerState) { pl.cp, pl.snap, pl.stale = s.cp, s.snap, s.stale }
 
 var worldACL = zk.WorldACL(zk.PermAll)
 
@@ -108,6 +113,10 @@ func (pl *planner) plan(msg journal.Message, mentionOnly bool) (*msgPlan, error)
 	}
 	for i := range msg.Events {
 		ev := &msg.Events[i]
+		if ev.Epoch < pl.minEpoch {
+			pl.stale++ // a deposed primary's tail, even its snapshot markers
+			continue
+		}
 		if pl.cp.resyncing() && ev.Kind != journal.KindSnapshotBegin {
 			continue // before the resync snapshot's begin: that snapshot brings it
 		}
