@@ -23,6 +23,8 @@ type metricsCollector struct {
 	appliedSeq, wmZxid, lag, guard     *prometheus.Desc
 	replicated, runnerErr, bootstrapNs *prometheus.Desc
 	resync                             *prometheus.Desc
+	aeDivergent, aeUnsettled, aeNodes  *prometheus.Desc
+	aePasses, aeFailed, aeLast, aeTook *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -49,6 +51,13 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		replicated:  desc("applier_replicated_nodes", "Replicated nodes on the standby."),
 		runnerErr:   desc("last_error", "1 while the site's runner is stopped by an error."),
 		resync:      desc("applier_resyncing", "1 while the standby resyncs from a fresh snapshot after a retention gap."),
+		aeDivergent: desc("antientropy_divergent_nodes", "Nodes the last complete anti-entropy pass found to differ between the sites."),
+		aeUnsettled: desc("antientropy_unsettled_nodes", "Differences the last anti-entropy pass saw on nodes that were changing on the active site (not divergence)."),
+		aeNodes:     desc("antientropy_nodes_compared", "Replicated nodes the last complete anti-entropy pass compared."),
+		aePasses:    desc("antientropy_passes_total", "Complete anti-entropy passes."),
+		aeFailed:    desc("antientropy_failed_passes_total", "Anti-entropy passes that failed (a site unreachable, the watermark not advancing)."),
+		aeLast:      desc("antientropy_last_pass_timestamp_seconds", "Unix time the last complete anti-entropy pass ended."),
+		aeTook:      desc("antientropy_last_pass_duration_seconds", "How long the last complete anti-entropy pass took."),
 	}
 }
 
@@ -104,6 +113,17 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			r = 1
 		}
 		gauge(c.resync, r)
+	}
+	if ae, ok := c.d.AntiEntropyStatus(); ok {
+		counter(c.aePasses, float64(ae.Passes))
+		counter(c.aeFailed, float64(ae.FailedPasses))
+		if l := ae.Last; l != nil {
+			gauge(c.aeDivergent, float64(l.Divergent))
+			gauge(c.aeUnsettled, float64(l.Unsettled))
+			gauge(c.aeNodes, float64(l.NodesCompared))
+			gauge(c.aeLast, float64(l.Finished.UnixNano())/1e9)
+			gauge(c.aeTook, l.Duration().Seconds())
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/journal"
@@ -107,6 +108,31 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	d.applier = ap
 	d.mu.Unlock()
 	defer func() { d.mu.Lock(); d.applier = nil; d.mu.Unlock() }()
+	ae, err := d.newAntiEntropy(func() int64 { return ap.Stats().WatermarkZxid })
+	if err != nil {
+		// The applier matters more than the comparison: run without it.
+		d.log.Warn("anti-entropy not started", "error", err)
+	}
+	if ae == nil {
+		return d.applyLoop(ctx, ap, stream)
+	}
+	antiEntropies.Store(d, ae)
+	defer antiEntropies.Delete(d)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(rctx)
+	g.Go(func() error {
+		// The comparison runs only alongside the applier.
+		defer cancel()
+		return d.applyLoop(gctx, ap, stream)
+	})
+	g.Go(func() error { return ae.Run(gctx) })
+	return g.Wait()
+}
+
+// applyLoop runs the applier; after an undecodable message it waits for an
+// operator's skip and runs it again.
+func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream string) error {
 	for {
 		err := ap.Run(ctx)
 		var de *journal.DecodeError
