@@ -32,7 +32,9 @@ type siteStatus struct {
 	Watermark  *watermark             `json:"watermark,omitempty"`
 	Guard      *replicator.GuardState `json:"delete_guard,omitempty"`
 	Resync     string                 `json:"resync,omitempty"`
-	Errors     []string               `json:"errors,omitempty"`
+	// AntiEntropy is the standby daemon's last comparison with the active site.
+	AntiEntropy *failover.AntiEntropyStatus `json:"anti_entropy,omitempty"`
+	Errors      []string                    `json:"errors,omitempty"`
 }
 
 type streamStatus struct {
@@ -81,6 +83,11 @@ func runStatus(ctx context.Context, args []string) error {
 	}
 	tw.Flush()
 	for _, s := range sites {
+		for _, line := range antiEntropyLines(s.AntiEntropy, time.Now()) {
+			fmt.Printf("%s: anti-entropy: %s\n", s.Site, line)
+		}
+	}
+	for _, s := range sites {
 		for _, e := range s.Errors {
 			fmt.Printf("%s: %s\n", s.Site, e)
 		}
@@ -116,6 +123,9 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 		}
 		if g, ok, err := replicator.ReadGuard(ctx, conn); err == nil && ok && g.State == replicator.GuardPaused {
 			st.Guard = &g
+		}
+		if ae, ok, err := failover.ReadAntiEntropy(ctx, conn); err == nil && ok {
+			st.AntiEntropy = &ae
 		}
 	}
 	nc, js, err := siteJetStream(cfg.NATS, domain)
@@ -172,4 +182,28 @@ func guardCell(g *replicator.GuardState) string {
 		return "ok"
 	}
 	return fmt.Sprintf("PAUSED (%d deletes of %d)", g.Deletes, g.Replicated)
+}
+
+// antiEntropyLines describes the last anti-entropy pass: when, how much it
+// compared, what it found, and a failure newer than it.
+func antiEntropyLines(ae *failover.AntiEntropyStatus, now time.Time) []string {
+	if ae == nil {
+		return nil
+	}
+	var out []string
+	ago := func(t time.Time) string { return now.Sub(t).Round(time.Second).String() + " ago" }
+	if l := ae.Last; l != nil {
+		line := fmt.Sprintf("last pass %s (%s, took %s): %d nodes compared, %d divergent",
+			l.Finished.Local().Format(time.DateTime), ago(l.Finished), l.Duration().Round(10*time.Millisecond), l.NodesCompared, l.Divergent)
+		if l.Divergent > 0 {
+			line += ": " + l.PathList()
+		}
+		out = append(out, line)
+	} else {
+		out = append(out, "no complete pass yet")
+	}
+	if ae.LastError != "" && (ae.Last == nil || ae.LastErrorAt.After(ae.Last.Finished)) {
+		out = append(out, fmt.Sprintf("last pass failed %s: %s", ago(ae.LastErrorAt), ae.LastError))
+	}
+	return out
 }
