@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,4 +380,64 @@ func replayRecord(t *testing.T, c *zk.Conn) replicator.ReplayRecord {
 		t.Fatalf("read the replay record: %v", err)
 	}
 	return *rec
+}
+
+// TestReplayRate measures `zkdr replay` of a large tree into a fresh
+// ensemble: ZKDR_REPLAY_NODES=100000 go test -run TestReplayRate ./e2e/
+// (skipped otherwise; it reports, never asserts, the rate).
+func TestReplayRate(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("ZKDR_REPLAY_NODES"))
+	if n <= 0 {
+		t.Skip("set ZKDR_REPLAY_NODES (for example 100000) to measure the replay rate")
+	}
+	p := newPair(t)
+	east := p.conn["east"]
+	const dirs = 100
+	mustCreate(t, east, "/bench", nil, 0, nil)
+	for d := 0; d < dirs; d++ {
+		mustCreate(t, east, fmt.Sprintf("/bench/d%03d", d), nil, 0, nil)
+	}
+	start := time.Now()
+	data := make([]byte, 100)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 64 {
+				if _, err := east.Create(fmt.Sprintf("/bench/d%03d/n%06d", i%dirs, i), data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("created %d znodes in %s", n, time.Since(start).Round(time.Millisecond))
+	p.start("east")
+	url, stream := p.nats["east"].ClientURL(), journal.StreamName("east")
+	waitFor(t, 10*time.Minute, "the bootstrap snapshot", func() bool { return len(completeSnapshots(t, url, stream)) >= 1 })
+	snap := completeSnapshots(t, url, stream)[0]
+	t.Logf("bootstrap snapshot: %d nodes, sequences %d..%d", snap.Nodes, snap.BeginSeq, snap.EndSeq)
+	start = time.Now()
+	out, err := p.zkdr("replay", "--config", p.configFile("east"), "--target", p.zk["west"].ConnectString(), "--json")
+	wall := time.Since(start)
+	if err != nil {
+		t.Fatalf("zkdr replay: %v\n%s", err, out)
+	}
+	var sum replicator.ReplayRecord
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("REPLAY RATE: %d nodes, %d events in %.1fs (process wall %s): %.0f znodes/s", sum.Nodes, sum.Events, sum.Seconds,
+		wall.Round(time.Millisecond), float64(sum.Nodes)/sum.Seconds)
+	if sum.Nodes < n {
+		t.Fatalf("replayed %d nodes, created %d", sum.Nodes, n)
+	}
+	assertSameTree(t, east, "/", p.conn["west"], "/")
 }
