@@ -166,16 +166,20 @@ type AntiEntropyStatus struct {
 // same children throughout, so the active site had no such node then. A
 // difference that survives is therefore on the standby, not in flight.
 //
+// An ACL changed on the active site before H is reported although the journal
+// may still carry it later (the source's ACL recheck): the standby really
+// lacks it until then.
+//
 // What it can miss: a node that changes on the active side between A1 and the
 // re-read is not judged in that pass (counted as unsettled), so a node written
-// more often than a chunk takes to read is never compared; a divergence that
-// appears and is repaired between two passes; a node created on the standby
-// under a subtree that is itself being created on the active side; nodes a
-// side's credentials may not read; standby ephemerals (the standby's own
-// sessions' nodes). It compares data, ACL and mode, not stat fields such as
-// versions or sequence counters. A pass whose waits time out (the active
-// site's source is down, the applier is paused or resyncing) fails and is
-// counted; nothing is reported from it.
+// more often than a chunk takes to read is never compared, nor is a node only
+// the standby has under an active node whose children keep changing; a
+// divergence that appears and is repaired between two passes; nodes a side's
+// credentials may not read; standby ephemerals (the standby's own sessions'
+// nodes). It compares data, ACL and mode, not stat fields such as versions or
+// sequence counters. A pass whose waits time out (the active site's source is
+// down, the applier is paused or resyncing) fails and is counted; nothing is
+// reported from it.
 type AntiEntropy struct {
 	cfg AntiEntropyConfig
 	log hclog.Logger
