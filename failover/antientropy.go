@@ -250,6 +250,7 @@ func (a *AntiEntropy) seed(ctx context.Context) {
 		return
 	}
 	defer conn.Close()
+	defer context.AfterFunc(cctx, conn.Close)()
 	if st, ok, err := ReadAntiEntropy(cctx, conn); err == nil && ok && st.Last != nil {
 		a.mu.Lock()
 		a.st.Last = st.Last
@@ -269,6 +270,9 @@ func (a *AntiEntropy) passAndRecord(ctx context.Context) {
 		return
 	}
 	defer stb.Close()
+	// ZooKeeper requests do not take a context: closing the session is what
+	// ends one waiting on an unreachable ensemble when the daemon stops.
+	defer context.AfterFunc(ctx, stb.Close)()
 	rep, err := a.Pass(ctx, stb)
 	if ctx.Err() != nil {
 		return
@@ -315,6 +319,7 @@ func (a *AntiEntropy) Pass(ctx context.Context, stb *zk.Conn) (AntiEntropyReport
 		return AntiEntropyReport{}, fmt.Errorf("connect to the active ensemble: %w", err)
 	}
 	defer act.Close()
+	defer context.AfterFunc(ctx, act.Close)()
 	burst := min(a.cfg.ReadsPerSecond, 10)
 	p := &aePass{
 		cfg: &a.cfg, m: a.m, act: act, stb: stb,
