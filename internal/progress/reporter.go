@@ -19,7 +19,8 @@ const DefaultInterval = 5 * time.Second
 type Reporter struct {
 	mu       sync.Mutex
 	w        io.Writer
-	bar      *progressbar.ProgressBar // nil in plain mode
+	terminal bool                     // draw a bar instead of plain lines
+	bar      *progressbar.ProgressBar // the bar, once there is something to draw
 	what     string
 	unit     string
 	total    int64
@@ -41,12 +42,9 @@ func New(w io.Writer, what string, total int64, unit string) *Reporter {
 	if w == nil {
 		return Disabled()
 	}
-	if isTerminal(w) {
-		r := newPlain(w, what, total, unit, time.Now, DefaultInterval)
-		r.bar = newBar(w, what, total, unit)
-		return r
-	}
-	return newPlain(w, what, total, unit, time.Now, DefaultInterval)
+	r := newPlain(w, what, total, unit, time.Now, DefaultInterval)
+	r.terminal = isTerminal(w)
+	return r
 }
 
 // NewPlain returns a reporter that writes plain lines to w whatever w is,
@@ -79,24 +77,47 @@ func newPlain(w io.Writer, what string, total int64, unit string, now func() tim
 	}
 }
 
-func newBar(w io.Writer, what string, total int64, unit string) *progressbar.ProgressBar {
-	limit := total
-	if limit <= 0 {
-		limit = -1 // the library's spinner for an unknown length
+// newBar starts a bar for the progress still to come: the count from the
+// first update (base) to the total. The library takes its rate from the
+// increments it sees, so feeding it an absolute position such as a sequence
+// number would show a burst of millions per second. Caller holds r.mu.
+func (r *Reporter) newBar() {
+	limit := int64(-1) // the library's spinner for an unknown length
+	if r.total > 0 {
+		limit = r.total - r.base
+		if limit <= 0 {
+			return // nothing left to show; Finish says where it ended
+		}
 	}
-	return progressbar.NewOptions64(limit,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(what),
+	r.bar = progressbar.NewOptions64(limit,
+		progressbar.OptionSetWriter(r.w),
+		progressbar.OptionSetDescription(r.what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(unit),
-		progressbar.OptionSetPredictTime(total > 0),
+		progressbar.OptionSetItsString(r.unit),
+		progressbar.OptionSetPredictTime(r.total > 0),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSpinnerType(14),
+		// No spinner goroutine: it would outlive Finish (it stops only at a
+		// full bar) and keep drawing over the next output.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
+	if r.n > r.base {
+		_ = r.bar.Set64(r.n - r.base)
+	}
+}
+
+// dropBar clears the bar from the line. Caller holds r.mu.
+func (r *Reporter) dropBar() {
+	if r.bar == nil {
+		return
+	}
+	_ = r.bar.Exit()
+	_ = r.bar.Clear()
+	r.bar = nil
 }
 
 // isTerminal reports whether w is a terminal; only an *os.File can be one.
@@ -136,13 +157,19 @@ func (r *Reporter) SetTotal(n int64) {
 	if r.finished {
 		return
 	}
+	old := r.total
 	r.total = max(n, 0)
-	if r.bar != nil {
-		if n <= 0 {
-			n = -1
-		}
-		r.bar.ChangeMax64(n)
+	if r.bar == nil || old == r.total {
+		return
 	}
+	if old > 0 && r.total > r.base {
+		r.bar.ChangeMax64(r.total - r.base)
+		return
+	}
+	// Between known and unknown the library keeps a spinner position as the
+	// count; start a new bar instead.
+	r.dropBar()
+	r.newBar()
 }
 
 // Describe changes the name of the operation shown at the start of each line.
@@ -173,12 +200,9 @@ func (r *Reporter) Finish() {
 		return
 	}
 	r.finished = true
-	if r.bar != nil {
-		// Clear the bar rather than filling it: a drain that gave up must not
-		// end on a full bar. The summary line below says where it stopped.
-		_ = r.bar.Exit()
-		_ = r.bar.Clear()
-	}
+	// Clear the bar rather than filling it: a drain that gave up must not end
+	// on a full bar. The summary line below says where it stopped.
+	r.dropBar()
 	elapsed := r.now().Sub(r.start)
 	fmt.Fprintf(r.w, "%s: %s in %s, %s\n", r.what, r.count(), roundDuration(elapsed), r.rate(elapsed))
 }
@@ -197,8 +221,12 @@ func (r *Reporter) update(n int64, absolute bool) {
 		}
 	}
 	r.n = n
-	if r.bar != nil {
-		_ = r.bar.Set64(n)
+	if r.terminal {
+		if r.bar == nil {
+			r.newBar()
+		} else {
+			_ = r.bar.Set64(n - r.base)
+		}
 		return
 	}
 	t := r.now()
