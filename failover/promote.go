@@ -84,7 +84,36 @@ type PromoteOptions struct {
 	// SourceTimeout bounds the wait for this site's new source to publish at
 	// the new epoch; 0 does not wait.
 	SourceTimeout time.Duration
-	Logger        hclog.Logger
+	// Progress, when set, is called on every poll of the applier while
+	// Promote waits for it (the fenced peer's last heartbeat, then the drain),
+	// on Promote's goroutine.
+	Progress func(DrainProgress)
+	Logger   hclog.Logger
+}
+
+// DrainProgress is one look at a standby's applier while a promotion or a
+// switchover waits for it to reach a point. Waits can take minutes after a long
+// outage, and an operator watching one wants to see it move.
+type DrainProgress struct {
+	// Step names the wait: "drain" (promote: apply the mirror to its end) or
+	// "flush" (apply the fenced site's last heartbeat).
+	Step string
+	// AppliedSeq is the applier checkpoint's journal sequence. TargetSeq is the
+	// sequence the drain must reach (the mirror's last); 0 in a flush, which
+	// waits for a zxid whose sequence is not known before it arrives.
+	AppliedSeq, TargetSeq uint64
+	// Watermark is the applied watermark, a zxid of the active ensemble;
+	// TargetZxid is the zxid a flush waits for (the fence's), 0 in a drain.
+	Watermark, TargetZxid int64
+	// Done is set on the report that finds the point reached.
+	Done bool
+}
+
+// reportDrain calls f when it is set.
+func reportDrain(f func(DrainProgress), p DrainProgress) {
+	if f != nil {
+		f(p)
+	}
 }
 
 // DefaultPromoteOptions returns the defaults.
@@ -233,7 +262,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 			// here, so nothing it acknowledged before the fence is left behind.
 			fz, err := recordZxid(ctx, peer)
 			if err == nil {
-				err = waitWatermark(ctx, local, fz, opts.FlushTimeout)
+				err = waitWatermark(ctx, local, fz, opts.FlushTimeout, opts.Progress)
 			}
 			rep.PeerFlushed = err == nil
 			if err != nil {
@@ -254,7 +283,10 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 		if err != nil {
 			return rep, err
 		}
-		if cp.Seq >= info.LastSeq {
+		done := cp.Seq >= info.LastSeq
+		reportDrain(opts.Progress, DrainProgress{Step: "drain", AppliedSeq: cp.Seq, TargetSeq: info.LastSeq,
+			Watermark: cp.WatermarkZxid, Done: done})
+		if done {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -346,13 +378,19 @@ func recordZxid(ctx context.Context, conn *zk.Conn) (int64, error) {
 }
 
 // waitWatermark waits until the standby's applied watermark reaches zxid (a
-// zxid of the active ensemble).
-func waitWatermark(ctx context.Context, standby *zk.Conn, zxid int64, timeout time.Duration) error {
+// zxid of the active ensemble), reporting each poll to progress (may be nil)
+// as a "flush".
+func waitWatermark(ctx context.Context, standby *zk.Conn, zxid int64, timeout time.Duration, progress func(DrainProgress)) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		cp, err := readCheckpoint(ctx, standby)
-		if err == nil && cp.WatermarkZxid >= zxid {
-			return nil
+		if err == nil {
+			done := cp.WatermarkZxid >= zxid
+			reportDrain(progress, DrainProgress{Step: "flush", AppliedSeq: cp.Seq, Watermark: cp.WatermarkZxid,
+				TargetZxid: zxid, Done: done})
+			if done {
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: watermark %#x, waiting for %#x after %s", ErrFlushTimeout, cp.WatermarkZxid, zxid, timeout)

@@ -31,7 +31,11 @@ type SwitchoverOptions struct {
 	// VerifyTimeout bounds the wait for the old active site to follow the new
 	// journal and the tree comparison.
 	VerifyTimeout time.Duration
-	Logger        hclog.Logger
+	// Progress, when set, is called on every poll of the standby's applier
+	// while Switchover waits for the fenced site's last heartbeat ("flush"),
+	// on Switchover's goroutine.
+	Progress func(DrainProgress)
+	Logger   hclog.Logger
 }
 
 // DefaultSwitchoverOptions returns the defaults.
@@ -206,7 +210,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	st.done("fence", fmt.Sprintf("%s fenced at zxid %#x", sp.activeName, rep.FenceZxid))
 
 	// Wait for the last heartbeat.
-	if err := waitWatermark(ctx, sp.standby, rep.FenceZxid, opts.FlushTimeout); err != nil {
+	if err := waitWatermark(ctx, sp.standby, rep.FenceZxid, opts.FlushTimeout, opts.Progress); err != nil {
 		// Undo the fence: the old active site takes writes again.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
