@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,35 +16,22 @@ func init() {
 }
 
 func runPromote(ctx context.Context, args []string) error {
-	fs := newFlags("promote")
-	path := fs.String("config", "", "this site's config file (the standby's)")
-	force := fs.Bool("force", false, "promote even though the peer is reachable and active (fences it first)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	drain := fs.Duration("drain-timeout", 10*time.Minute, "how long to wait for the local mirror to be applied to its end")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	a := newFailoverArgs("promote", "this site's config file (the standby's)")
+	force := a.fs.Bool("force", false, "promote even though the peer is reachable and active (fences it first)")
+	drain := a.fs.Duration("drain-timeout", 10*time.Minute, "how long to wait for the local mirror to be applied to its end")
+	cfg, logger, err := a.parse(args)
 	if err != nil {
 		return err
 	}
+	dp := newDrainProgress(os.Stderr)
 	opts := failover.DefaultPromoteOptions()
-	opts.Force, opts.DrainTimeout = *force, *drain
-	opts.Logger = newLogger(cfg.Log, false, os.Stderr)
+	opts.Force, opts.DrainTimeout, opts.Logger, opts.Progress = *force, *drain, logger, dp.update
 	rep, err := failover.Promote(ctx, cfg, opts)
+	dp.finish()
 	if rep != nil {
-		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else if err == nil {
-			printPromoteReport(os.Stdout, cfg, rep)
-		}
+		a.print(rep, err == nil, func(w io.Writer) { printPromoteReport(w, cfg, rep) })
 	}
-	if errors.Is(err, failover.ErrPeerActive) || errors.Is(err, failover.ErrAlreadyActive) {
-		return &exitError{code: 3, err: err}
-	}
-	return err
+	return refused(err, failover.ErrPeerActive, failover.ErrAlreadyActive)
 }
 
 func printPromoteReport(w io.Writer, cfg *configs.Config, r *failover.PromoteReport) {
@@ -72,10 +57,15 @@ func printPromoteReport(w io.Writer, cfg *configs.Config, r *failover.PromoteRep
 		fmt.Fprintf(w, "estimated data-loss window: %s after the last applied time (last journal message from %s at %s)\n",
 			r.DataLossWindow, r.Peer, r.LastJournalTime.UTC().Format(time.RFC3339Nano))
 	}
-	for _, s := range r.Steps {
-		fmt.Fprintf(w, "  %-12s %10s  %s\n", s.Name, s.Took, s.Detail)
-	}
+	printSteps(w, r.Steps, 12)
 	fmt.Fprintf(w, "took %s; the source publishes at epoch %d: %t\n", r.Took, r.Epoch, r.SourceStarted)
+}
+
+// printSteps lists a report's timed steps, names padded to width.
+func printSteps(w io.Writer, steps []failover.Step, width int) {
+	for _, s := range steps {
+		fmt.Fprintf(w, "  %-*s %10s  %s\n", width, s.Name, s.Took, s.Detail)
+	}
 }
 
 func journalName(site string) string { return "ZKDR_" + site }

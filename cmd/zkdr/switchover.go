@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,34 +14,21 @@ func init() {
 }
 
 func runSwitchover(ctx context.Context, args []string) error {
-	fs := newFlags("switchover")
-	path := fs.String("config", "", "either site's config file")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	dryRun := fs.Bool("dry-run", false, "run the preflight only")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	a := newFailoverArgs("switchover", "either site's config file")
+	dryRun := a.fs.Bool("dry-run", false, "run the preflight only")
+	cfg, logger, err := a.parse(args)
 	if err != nil {
 		return err
 	}
+	dp := newDrainProgress(os.Stderr)
 	opts := failover.DefaultSwitchoverOptions()
-	opts.DryRun = *dryRun
-	opts.Logger = newLogger(cfg.Log, false, os.Stderr)
+	opts.DryRun, opts.Logger, opts.Progress = *dryRun, logger, dp.update
 	rep, err := failover.Switchover(ctx, cfg, opts)
+	dp.finish()
 	if rep != nil {
-		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else {
-			printSwitchoverReport(os.Stdout, rep)
-		}
+		a.print(rep, true, func(w io.Writer) { printSwitchoverReport(w, rep) })
 	}
-	if errors.Is(err, failover.ErrPreflight) {
-		return &exitError{code: 3, err: err}
-	}
-	return err
+	return refused(err, failover.ErrPreflight)
 }
 
 func printSwitchoverReport(w io.Writer, r *failover.SwitchoverReport) {
@@ -55,9 +40,7 @@ func printSwitchoverReport(w io.Writer, r *failover.SwitchoverReport) {
 		return
 	}
 	fmt.Fprintf(w, "switchover %s -> %s, epoch %d -> %d\n", r.From, r.To, r.PreviousEpoch, r.Epoch)
-	for _, s := range r.Steps {
-		fmt.Fprintf(w, "  %-10s %10s  %s\n", s.Name, s.Took, s.Detail)
-	}
+	printSteps(w, r.Steps, 10)
 	fmt.Fprintf(w, "write-unavailable window: %s (fence to promotion; clients add their reconnect)\n", r.WriteUnavailable)
 	if r.FlushedZxid != 0 {
 		fmt.Fprintf(w, "RPO: %s (%s applied heartbeat %#x >= fence %#x before taking writes)\n", r.RPO, r.To, r.FlushedZxid, r.FenceZxid)
