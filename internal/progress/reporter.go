@@ -43,7 +43,7 @@ func New(w io.Writer, what string, total int64, unit string) *Reporter {
 		return Disabled()
 	}
 	r := newPlain(w, what, total, unit, time.Now, DefaultInterval)
-	r.terminal = isTerminal(w)
+	r.terminal = IsTerminal(w)
 	return r
 }
 
@@ -120,45 +120,76 @@ func (r *Reporter) dropBar() {
 	r.bar = nil
 }
 
-// isTerminal reports whether w is a terminal; only an *os.File can be one.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal; only an *os.File can be one.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Add adds n to the count.
-func (r *Reporter) Add(n int64) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.update(r.n+n, false)
-}
+func (r *Reporter) Add(n int64) { r.locked(func() { r.update(r.n+n, false) }) }
 
 // Set sets the count, for callers that poll an absolute position such as an
 // applied sequence.
-func (r *Reporter) Set(n int64) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.update(n, true)
-}
+func (r *Reporter) Set(n int64) { r.locked(func() { r.update(n, true) }) }
 
 // SetTotal changes the total; n <= 0 makes it unknown.
-func (r *Reporter) SetTotal(n int64) {
+func (r *Reporter) SetTotal(n int64) { r.locked(func() { r.setTotal(max(n, 0)) }) }
+
+// Describe changes the name of the operation shown at the start of each line.
+func (r *Reporter) Describe(what string) {
+	r.locked(func() {
+		r.what = what
+		if r.bar != nil {
+			r.bar.Describe(what)
+		}
+	})
+}
+
+// Finish writes the final line with the count, the rate and the elapsed time.
+// Later calls do nothing.
+func (r *Reporter) Finish() {
+	r.locked(func() {
+		r.finished = true
+		// Clear the bar rather than filling it: a drain that gave up must not
+		// end on a full bar. The summary line below says where it stopped.
+		r.dropBar()
+		elapsed := r.now().Sub(r.start)
+		fmt.Fprintf(r.w, "%s: %s in %s, %s\n", r.what, r.count(), roundDuration(elapsed), r.rate(elapsed))
+	})
+}
+
+// WriteAbove writes p (a log line) to w, which shares the terminal with the
+// bar: the bar is cleared first and drawn again at the next update, so the
+// line does not start after the bar's text. Without a bar it is w.Write(p).
+func (r *Reporter) WriteAbove(w io.Writer, p []byte) (int, error) {
+	if r == nil {
+		return w.Write(p)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bar != nil {
+		_ = r.bar.Clear()
+	}
+	return w.Write(p)
+}
+
+// locked runs f under r.mu unless r is nil or finished.
+func (r *Reporter) locked(f func()) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished {
-		return
+	if !r.finished {
+		f()
 	}
+}
+
+// setTotal changes the total. Caller holds r.mu.
+func (r *Reporter) setTotal(n int64) {
 	old := r.total
-	r.total = max(n, 0)
+	r.total = n
 	if r.bar == nil || old == r.total {
 		return
 	}
@@ -172,46 +203,8 @@ func (r *Reporter) SetTotal(n int64) {
 	r.newBar()
 }
 
-// Describe changes the name of the operation shown at the start of each line.
-func (r *Reporter) Describe(what string) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.finished {
-		return
-	}
-	r.what = what
-	if r.bar != nil {
-		r.bar.Describe(what)
-	}
-}
-
-// Finish writes the final line with the count, the rate and the elapsed time.
-// Later calls do nothing.
-func (r *Reporter) Finish() {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.finished {
-		return
-	}
-	r.finished = true
-	// Clear the bar rather than filling it: a drain that gave up must not end
-	// on a full bar. The summary line below says where it stopped.
-	r.dropBar()
-	elapsed := r.now().Sub(r.start)
-	fmt.Fprintf(r.w, "%s: %s in %s, %s\n", r.what, r.count(), roundDuration(elapsed), r.rate(elapsed))
-}
-
 // update records the count n; absolute says it came from Set. Caller holds r.mu.
 func (r *Reporter) update(n int64, absolute bool) {
-	if r.finished {
-		return
-	}
 	if !r.seen {
 		r.seen = true
 		if absolute {

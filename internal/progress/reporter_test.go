@@ -13,12 +13,13 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func lines(buf *bytes.Buffer) []string {
-	s := strings.TrimRight(buf.String(), "\n")
-	if s == "" {
-		return nil
+// expectLines fails t unless buf holds exactly want, one line each.
+func expectLines(t *testing.T, buf *bytes.Buffer, want ...string) {
+	t.Helper()
+	got := strings.TrimRight(buf.String(), "\n")
+	if got != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
-	return strings.Split(s, "\n")
 }
 
 func TestPlainKnownTotal(t *testing.T) {
@@ -27,10 +28,8 @@ func TestPlainKnownTotal(t *testing.T) {
 	r := NewPlain(&buf, "replay", 100000, "nodes", clk.now, 5*time.Second)
 
 	clk.advance(time.Second)
-	r.Add(8000) // inside the interval: no line yet
-	if got := lines(&buf); len(got) != 0 {
-		t.Fatalf("line before the interval: %q", got)
-	}
+	r.Add(8000)          // inside the interval: no line yet
+	expectLines(t, &buf) // none yet
 	clk.advance(4 * time.Second)
 	r.Add(32000)
 	clk.advance(time.Second)
@@ -42,14 +41,11 @@ func TestPlainKnownTotal(t *testing.T) {
 	r.Finish() // a second Finish writes nothing
 	r.Add(5)   // nor does an update after it
 
-	want := []string{
+	expectLines(t, &buf,
 		"replay: 40000/100000 nodes, 8000/s, eta 7.5s",
 		"replay: 60000/100000 nodes, 6000/s, eta 6.7s",
 		"replay: 60000/100000 nodes in 12s, 5000/s",
-	}
-	if got := lines(&buf); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 }
 
 func TestPlainUnknownTotal(t *testing.T) {
@@ -62,14 +58,11 @@ func TestPlainUnknownTotal(t *testing.T) {
 	clk.advance(5 * time.Second)
 	r.Add(1500)
 	r.Finish()
-	want := []string{
+	expectLines(t, &buf,
 		"bootstrap: 500 nodes, 100/s",
 		"bootstrap walk: 2000 nodes, 200/s",
 		"bootstrap walk: 2000 nodes in 10s, 200/s",
-	}
-	if got := lines(&buf); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 }
 
 // TestPlainAbsolutePosition: a drain polls the applied sequence. The rate is
@@ -85,14 +78,11 @@ func TestPlainAbsolutePosition(t *testing.T) {
 	clk.advance(5 * time.Second)
 	r.Set(51000)
 	r.Finish()
-	want := []string{
+	expectLines(t, &buf,
 		"drain: 50500/51000 events, 100/s, eta 5s",
 		"drain: 51000/51000 events, 100/s",
 		"drain: 51000/51000 events in 10s, 100/s",
-	}
-	if got := lines(&buf); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 }
 
 func TestDisabledAndNonTerminal(t *testing.T) {
