@@ -17,6 +17,7 @@ import (
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/internal/natsserver"
+	"github.com/zkdr/zkdr/internal/ratelog"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
@@ -34,11 +35,13 @@ func runDev(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	logOut := io.Discard
-	if *verbose {
-		logOut = os.Stderr
+	out := &barSafeWriter{w: os.Stderr}
+	var logOut io.Writer = out
+	if !*verbose {
+		logOut = io.Discard
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: hclog.Info, Output: logOut})
+	logger := ratelog.New(hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: hclog.Info, Output: logOut}), ratelog.DefaultConfig())
+	defer logger.Flush()
 
 	dir, err := os.MkdirTemp("", "zkdr-dev-")
 	if err != nil {
@@ -99,6 +102,11 @@ func runDev(ctx context.Context, args []string) error {
 				errs <- fmt.Errorf("%s daemon: %w", name, err)
 			}
 		}()
+	}
+	// East's source walks the tree first; west's walks after a promotion.
+	for _, name := range []string{"east", "west"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); watchBootstrap(ctx, daemons[name], out, logger.Named(name)) }()
 	}
 	defer wg.Wait()
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/progress"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
 
@@ -32,6 +33,10 @@ func runVerify(ctx context.Context, args []string) error {
 	start := time.Now()
 	trees := make([]zktree.Tree, 2)
 	for i, addr := range []string{*src, *dst} {
+		// zktree.Walk reports nothing until it returns, so each walk gets one
+		// line when it ends (count, rate, time) on stderr; stdout stays the
+		// result. The target's total is the source's count.
+		r := progress.New(os.Stderr, "verify: walk "+[]string{"source", "target"}[i], int64(len(trees[0])), "nodes")
 		servers, root := splitConnect(addr)
 		conn, _, err := zk.Connect(servers, 15*time.Second, zk.WithLogInfo(false), zk.WithLogger(discardZK{}))
 		if err != nil {
@@ -46,6 +51,8 @@ func runVerify(ctx context.Context, args []string) error {
 		if trees[i], err = zktree.Walk(ctx, conn, root, zktree.Options{DigestOnly: true, Concurrency: 128}); err != nil {
 			return fmt.Errorf("walk %s: %w", addr, err)
 		}
+		r.Add(int64(len(trees[i])))
+		r.Finish()
 	}
 	diff := zktree.Diff(trees[0], trees[1])
 	subtrees := zktree.Summarize(trees[0], trees[1])
