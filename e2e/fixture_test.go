@@ -270,6 +270,7 @@ nats {
 peer %q {
   zookeeper {
     servers = %s
+    auth    = env("ZKDR_E2E_AUTH")
   }
   nats { domain = %q }
 }

@@ -255,7 +255,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	st.done("demote", fmt.Sprintf("%s standby at epoch %d", sp.activeName, rep.Epoch))
 
 	// Verify.
-	if err := verifySwitched(ctx, sp, rep, opts.VerifyTimeout); err != nil {
+	if err := verifySwitched(ctx, sp, rep, opts.VerifyTimeout, log); err != nil {
 		rep.Took = Duration(time.Since(started))
 		return rep, err
 	}
@@ -270,7 +270,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 // verifySwitched waits until the old active site (now standby) applied a
 // heartbeat of the new journal, then compares the trees; it retries the
 // comparison while differences remain that its watermark does not explain.
-func verifySwitched(ctx context.Context, sp sitePair, rep *SwitchoverReport, timeout time.Duration) error {
+func verifySwitched(ctx context.Context, sp sitePair, rep *SwitchoverReport, timeout time.Duration, log hclog.Logger) error {
 	newActive, newStandby := sp.standby, sp.active
 	stream := journal.StreamName(sp.standbyName)
 	deadline := time.Now().Add(timeout)
@@ -297,6 +297,13 @@ func verifySwitched(ctx context.Context, sp sitePair, rep *SwitchoverReport, tim
 			if rep.Verified {
 				return nil
 			}
+			log.Debug("verify: the trees differ, comparing again", "differences", res.Differences)
+		} else {
+			if errors.Is(err, zk.ErrNoAuth) {
+				// Retrying cannot help: this identity may not read every node.
+				return fmt.Errorf("verify: %w (give the config's zookeeper and peer blocks the superDigest identity)", err)
+			}
+			log.Debug("verify: compare failed, trying again", "error", err)
 		}
 		if time.Now().After(deadline) {
 			if err != nil {
