@@ -159,21 +159,30 @@ func (p *pair) waitApplying(site string) {
 	})
 }
 
-// TestSwitchoverUnderLoad drills a planned switchover east -> west while a
-// client that follows the active site writes steadily, then back to east.
-func TestSwitchoverUnderLoad(t *testing.T) {
+// startUnderLoad starts a pair with seed nodes under /seed, both daemons in
+// this process, and a client that follows the active site creating /load
+// nodes every interval; it returns once west applies and the client has
+// written writes nodes. The writer stops at the end of the test.
+func startUnderLoad(t *testing.T, seed int, every time.Duration, writes int) (*pair, *loadWriter) {
+	t.Helper()
 	p := newPair(t)
 	mustCreate(t, p.conn["east"], "/load", nil, 0, nil)
-	seedTree(t, p.conn["east"], "/seed", 50)
+	seedTree(t, p.conn["east"], "/seed", seed)
 	p.start("east")
 	p.start("west")
 	p.waitConverged(2 * time.Minute)
 	p.waitApplying("west")
 
-	client := p.failoverClient()
-	w := startWriter(client, "/load", 10*time.Millisecond)
-	defer w.stop()
-	waitFor(t, time.Minute, "writes before the drill", func() bool { return w.count() >= 50 })
+	w := startWriter(p.failoverClient(), "/load", every)
+	t.Cleanup(w.stop)
+	waitFor(t, time.Minute, fmt.Sprintf("%d writes through the client", writes), func() bool { return w.count() >= writes })
+	return p, w
+}
+
+// TestSwitchoverUnderLoad drills a planned switchover east -> west while a
+// client that follows the active site writes steadily, then back to east.
+func TestSwitchoverUnderLoad(t *testing.T) {
+	p, w := startUnderLoad(t, 50, 10*time.Millisecond, 50)
 
 	drill := func(cfgSite, from, to string, epoch uint64) {
 		t.Helper()
@@ -242,18 +251,7 @@ func TestSwitchoverUnderLoad(t *testing.T) {
 // east back: it is fenced, rejoins as standby with its divergent writes in the
 // divergence report, and the trees end equal.
 func TestPromoteAfterSiteLoss(t *testing.T) {
-	p := newPair(t)
-	mustCreate(t, p.conn["east"], "/load", nil, 0, nil)
-	seedTree(t, p.conn["east"], "/seed", 30)
-	p.start("east")
-	p.start("west")
-	p.waitConverged(2 * time.Minute)
-	p.waitApplying("west")
-
-	client := p.failoverClient()
-	w := startWriter(client, "/load", 5*time.Millisecond)
-	defer w.stop()
-	waitFor(t, time.Minute, "writes before the loss", func() bool { return w.count() >= 200 })
+	p, w := startUnderLoad(t, 30, 5*time.Millisecond, 200)
 
 	// The link between the sites fails first, so east takes writes that never
 	// leave it: new nodes and a changed one.
@@ -362,36 +360,14 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 	p.waitConverged(3 * time.Minute)
 }
 
-// startWithDivergenceDir runs a site's daemon in this process with its
-// divergence reports in dir.
+// startWithDivergenceDir runs a site's daemon in this process (p.start) with
+// its divergence reports in dir, through the environment variable the daemon
+// reads when no directory was set, so the fixture's start serves unchanged.
+// t.Setenv restores it when the test ends (and refuses parallel tests).
 func (p *pair) startWithDivergenceDir(site, dir string) *daemon {
 	p.t.Helper()
-	d, err := failover.NewDaemon(p.cfg[site], p.logger.Named(site))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	d.SetDivergenceDir(dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	dm := &daemon{d: d, done: make(chan struct{})}
-	go func() {
-		defer close(dm.done)
-		dm.err = d.Run(ctx)
-	}()
-	var once sync.Once
-	dm.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-dm.done:
-			case <-time.After(60 * time.Second):
-				p.t.Errorf("%s daemon did not stop within 60s", site)
-			}
-		})
-	}
-	dm.kill = dm.stop
-	p.daemons[site] = dm
-	p.t.Cleanup(dm.stop)
-	return dm
+	p.t.Setenv(failover.DivergenceDirEnv, dir)
+	return p.start(site)
 }
 
 // runZkdr runs the zkdr binary and returns its stdout and stderr apart.
