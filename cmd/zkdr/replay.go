@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/progress"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -128,7 +129,7 @@ func showReplayProgress(rp *replicator.Replay) func() {
 		defer close(stopped)
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
-		var bar *lineReporter
+		var bar *progress.Reporter
 		phase := ""
 		var baseEvents uint64
 		for {
@@ -149,10 +150,10 @@ func showReplayProgress(rp *replicator.Replay) func() {
 				phase = p.Phase
 				switch phase {
 				case "snapshot":
-					bar = newLineReporter(os.Stderr, fmt.Sprintf("replay snapshot %d", p.Snapshot.ID), p.Snapshot.Nodes, "nodes")
+					bar = progress.New(os.Stderr, fmt.Sprintf("replay snapshot %d", p.Snapshot.ID), p.Snapshot.Nodes, "nodes")
 				case "events":
 					baseEvents = p.Events
-					bar = newLineReporter(os.Stderr, "replay events", 0, "events")
+					bar = progress.New(os.Stderr, "replay events", 0, "events")
 				}
 			}
 			switch phase {
@@ -195,39 +196,4 @@ func printReplay(rec *replicator.ReplayRecord, target string) {
 	}
 	fmt.Printf("  took        %s (%.0f nodes/s)\n", time.Duration(rec.Seconds*float64(time.Second)).Round(time.Millisecond), rate)
 	fmt.Printf("  the target's /zkdr/applied names %q: a point-in-time copy, not a standby\n", rec.Checkpoint)
-}
-
-// lineReporter prints a plain progress line every few seconds (stands in
-// until internal/progress is available).
-type lineReporter struct {
-	w          *os.File
-	what, unit string
-	total, n   int64
-	start      time.Time
-	last       time.Time
-}
-
-func newLineReporter(w *os.File, what string, total int64, unit string) *lineReporter {
-	return &lineReporter{w: w, what: what, total: total, unit: unit, start: time.Now(), last: time.Now()}
-}
-
-func (r *lineReporter) SetTotal(n int64) { r.total = n }
-
-func (r *lineReporter) Set(n int64) {
-	r.n = n
-	if time.Since(r.last) >= 2*time.Second {
-		r.last = time.Now()
-		r.line()
-	}
-}
-
-func (r *lineReporter) Finish() { r.line() }
-
-func (r *lineReporter) line() {
-	rate := float64(r.n) / max(time.Since(r.start).Seconds(), 1e-3)
-	if r.total > 0 {
-		fmt.Fprintf(r.w, "%s: %d/%d %s, %.0f/s\n", r.what, r.n, r.total, r.unit, rate)
-		return
-	}
-	fmt.Fprintf(r.w, "%s: %d %s, %.0f/s\n", r.what, r.n, r.unit, rate)
 }
