@@ -13,20 +13,15 @@ import (
 type Config struct {
 	// Window is how long repeats of a message are counted instead of logged.
 	Window time.Duration
-	// Keys are the argument keys whose values make two lines with the same
-	// message different: a failure on another path or with another error is
-	// news, the same one again is not.
-	Keys []string
 	// Now and AfterFunc are the clock; tests replace them.
 	Now       func() time.Time
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
-// DefaultConfig returns a 10 s window keyed by path, error and stream.
+// DefaultConfig returns a 10 s window.
 func DefaultConfig() Config {
 	return Config{
 		Window: 10 * time.Second,
-		Keys:   []string{"zk-path", "error", "stream"},
 		Now:    time.Now,
 		AfterFunc: func(d time.Duration, f func()) func() bool {
 			return time.AfterFunc(d, f).Stop
@@ -68,9 +63,6 @@ func New(inner hclog.Logger, cfg Config) *Logger {
 	def := DefaultConfig()
 	if cfg.Window <= 0 {
 		cfg.Window = def.Window
-	}
-	if cfg.Keys == nil {
-		cfg.Keys = def.Keys
 	}
 	if cfg.Now == nil {
 		cfg.Now = def.Now
@@ -197,8 +189,10 @@ func (s *state) sweep(now time.Time) {
 	}
 }
 
-// key identifies a message: logger name, level, message and the values of
-// the configured keys, from args or the logger's implied args.
+// key identifies a message: logger name, level, message, and every argument
+// (its own or implied by With) except numbers, durations and times. A line on
+// another path, step or site, or with another error, is news; the same line
+// with another attempt count, sequence or elapsed time is a repeat.
 func (l *Logger) key(level hclog.Level, msg string, args []any) string {
 	var b strings.Builder
 	b.WriteString(l.Logger.Name())
@@ -208,21 +202,21 @@ func (l *Logger) key(level hclog.Level, msg string, args []any) string {
 	b.WriteString(msg)
 	for _, kv := range [][]any{l.Logger.ImpliedArgs(), args} {
 		for i := 0; i+1 < len(kv); i += 2 {
-			k, ok := kv[i].(string)
-			if !ok || !l.keyed(k) {
-				continue
+			if identifying(kv[i+1]) {
+				fmt.Fprintf(&b, "\x00%v=%v", kv[i], kv[i+1])
 			}
-			fmt.Fprintf(&b, "\x00%s=%v", k, kv[i+1])
 		}
 	}
 	return b.String()
 }
 
-func (l *Logger) keyed(k string) bool {
-	for _, c := range l.s.cfg.Keys {
-		if c == k {
-			return true
-		}
+// identifying reports whether an argument value tells two lines apart:
+// counters, sizes, sequences, zxids, durations and timestamps do not.
+func identifying(v any) bool {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, uintptr,
+		float32, float64, time.Duration, time.Time:
+		return false
 	}
-	return false
+	return true
 }

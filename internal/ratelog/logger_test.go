@@ -102,8 +102,9 @@ func TestRepeatsBecomeOneLine(t *testing.T) {
 	}
 }
 
-// TestDistinctMessagesPass: another level, message, logger name, zk-path or
-// error is a different line; other argument values are not.
+// TestDistinctMessagesPass: another level, message, logger name or string
+// argument (a path, a step, an error) is a different line; another number is
+// not.
 func TestDistinctMessagesPass(t *testing.T) {
 	l, c, buf := newTest(false)
 	l.Warn("write refused", "zk-path", "/a", "seq", 1)
@@ -114,14 +115,16 @@ func TestDistinctMessagesPass(t *testing.T) {
 	l.With("stream", "ZKDR_west").Warn("write refused", "zk-path", "/a")
 	l.Warn("write refused", "zk-path", "/a", "error", "no auth")
 	l.Warn("other message")
+	l.Info("step done", "step", "fence", "took", time.Second)
+	l.Info("step done", "step", "flush", "took", time.Second)
 	l.Debug("below the level") // never written, never counted
 	l.Debug("below the level")
-	if got := lines(buf); len(got) != 7 {
-		t.Fatalf("want 7 lines, got %d:\n%s", len(got), strings.Join(got, "\n"))
+	if got := lines(buf); len(got) != 9 {
+		t.Fatalf("want 9 lines, got %d:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	c.advance(10 * time.Second)
 	got := lines(buf)
-	if len(got) != 8 || !strings.Contains(got[7], "write refused (repeated 1 time in 10s): zk-path=/a seq=2") {
+	if len(got) != 10 || !strings.Contains(got[9], "write refused (repeated 1 time in 10s): zk-path=/a seq=2") {
 		t.Fatalf("summary: %q", got)
 	}
 }
