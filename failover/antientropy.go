@@ -374,19 +374,17 @@ func ReadAntiEntropy(ctx context.Context, conn *zk.Conn) (st AntiEntropyStatus, 
 	return st, true, nil
 }
 
-// antiEntropies maps a *Daemon to the *AntiEntropy its standby runner runs,
-// for Daemon.AntiEntropyStatus and the metrics.
-var antiEntropies sync.Map
-
 // AntiEntropyStatus reports the anti-entropy of this daemon; ok is false
 // while none runs (the site is not standby, this daemon does not lead it, or
 // anti_entropy.interval is 0).
 func (d *Daemon) AntiEntropyStatus() (AntiEntropyStatus, bool) {
-	v, ok := antiEntropies.Load(d)
-	if !ok {
+	d.mu.Lock()
+	ae := d.antiEntropy
+	d.mu.Unlock()
+	if ae == nil {
 		return AntiEntropyStatus{}, false
 	}
-	return v.(*AntiEntropy).Status(), true
+	return ae.Status(), true
 }
 
 // newAntiEntropy builds the standby's anti-entropy from the daemon's config;

@@ -29,6 +29,7 @@ type Daemon struct {
 	rec           Record
 	source        *replicator.Source
 	applier       *replicator.Applier
+	antiEntropy   *AntiEntropy // while standby, with anti_entropy.interval set
 	lastErr       error
 	divergenceDir string
 	lastRejoin    *RejoinResult

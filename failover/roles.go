@@ -116,8 +116,10 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	if ae == nil {
 		return d.applyLoop(ctx, ap, stream)
 	}
-	antiEntropies.Store(d, ae)
-	defer antiEntropies.Delete(d)
+	d.mu.Lock()
+	d.antiEntropy = ae
+	d.mu.Unlock()
+	defer func() { d.mu.Lock(); d.antiEntropy = nil; d.mu.Unlock() }()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(rctx)
