@@ -320,17 +320,7 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 	}
 
 	// East comes back with its own writes; it must be fenced and rejoin.
-	if err := p.zk["east"].Restart(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.nats["east"].Restart(); err != nil {
-		t.Fatal(err)
-	}
-	p.link.Heal()
-	p.conn["east"] = dial(t, p.zk["east"].Servers())
-	dir := t.TempDir()
-	east := p.startWithDivergenceDir("east", dir)
-	p.waitRecord("east", failover.RoleStandby, 2)
+	east := p.rejoinAfterLoss("east", 2)
 	var res *failover.RejoinResult
 	waitFor(t, time.Minute, "rejoin result", func() bool { res = east.d.Status().LastRejoin; return res != nil })
 	t.Logf("rejoin: %+v", *res)
@@ -364,6 +354,24 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 // its divergence reports in dir, through the environment variable the daemon
 // reads when no directory was set, so the fixture's start serves unchanged.
 // t.Setenv restores it when the test ends (and refuses parallel tests).
+// rejoinAfterLoss brings a lost site back (its ZooKeeper and NATS restarted
+// with their data, the link healed), starts its daemon with divergence reports
+// in a temporary directory, and waits until it rejoined as standby at epoch.
+func (p *pair) rejoinAfterLoss(site string, epoch uint64) *daemon {
+	p.t.Helper()
+	if err := p.zk[site].Restart(0); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.nats[site].Restart(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.link.Heal()
+	p.conn[site] = dial(p.t, p.zk[site].Servers())
+	dm := p.startWithDivergenceDir(site, p.t.TempDir())
+	p.waitRecord(site, failover.RoleStandby, epoch)
+	return dm
+}
+
 func (p *pair) startWithDivergenceDir(site, dir string) *daemon {
 	p.t.Helper()
 	p.t.Setenv(failover.DivergenceDirEnv, dir)

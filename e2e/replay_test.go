@@ -425,10 +425,10 @@ func TestReplayRate(t *testing.T) {
 	snap := completeSnapshots(t, url, stream)[0]
 	t.Logf("bootstrap snapshot: %d nodes, sequences %d..%d", snap.Nodes, snap.BeginSeq, snap.EndSeq)
 	start = time.Now()
-	out, err := p.zkdr("replay", "--config", p.configFile("east"), "--target", p.zk["west"].ConnectString(), "--json")
+	out, logs, err := runZkdr("replay", "--config", p.configFile("east"), "--target", p.zk["west"].ConnectString(), "--json")
 	wall := time.Since(start)
 	if err != nil {
-		t.Fatalf("zkdr replay: %v\n%s", err, out)
+		t.Fatalf("zkdr replay: %v\n%s\n%s", err, out, tail(logs, 4000))
 	}
 	var sum replicator.ReplayRecord
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
@@ -440,4 +440,20 @@ func TestReplayRate(t *testing.T) {
 		t.Fatalf("replayed %d nodes, created %d", sum.Nodes, n)
 	}
 	assertSameTree(t, east, "/", p.conn["west"], "/")
+
+	// The verify rate on the same pair of trees.
+	out, logs, err = runZkdr("verify", "--source", p.zk["east"].ConnectString(), "--target", p.zk["west"].ConnectString(),
+		"--auth-env", "ZKDR_E2E_AUTH", "--json")
+	if err != nil {
+		t.Fatalf("zkdr verify: %v\n%s\n%s", err, out, tail(logs, 4000))
+	}
+	var ver struct {
+		Equal       bool    `json:"equal"`
+		Seconds     float64 `json:"seconds"`
+		SourceNodes int     `json:"source_nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &ver); err != nil || !ver.Equal {
+		t.Fatalf("verify: %v equal=%t\n%s", err, ver.Equal, out)
+	}
+	t.Logf("VERIFY RATE: %d nodes on each side in %.1fs: %.0f znodes/s", ver.SourceNodes, ver.Seconds, float64(ver.SourceNodes)/ver.Seconds)
 }

@@ -55,16 +55,7 @@ func TestStaleTailAfterPromoteAndSwitchback(t *testing.T) {
 
 	// East returns with its journal, rejoins as west's standby, and the link
 	// heals: west's mirror of east's stream now receives the epoch-1 tail.
-	if err := p.zk["east"].Restart(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.nats["east"].Restart(); err != nil {
-		t.Fatal(err)
-	}
-	p.link.Heal()
-	p.conn["east"] = dial(t, p.zk["east"].Servers())
-	p.startWithDivergenceDir("east", t.TempDir())
-	p.waitRecord("east", failover.RoleStandby, 2)
+	p.rejoinAfterLoss("east", 2)
 	p.waitConverged(3 * time.Minute)
 	for i := 0; i < lost; i++ {
 		if ok, _, _ := p.conn["east"].Exists(fmt.Sprintf("/tail/lost-%02d", i)); ok {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/internal/progress"
 	"github.com/zkdr/zkdr/internal/zktree"
@@ -24,35 +25,52 @@ func runVerify(ctx context.Context, args []string) error {
 	dst := fs.String("target", "", "HOST:PORT[,HOST:PORT...][/chroot] of the target tree")
 	auth := fs.String("auth-env", "ZKDR_ZK_AUTH", "environment variable with digest credentials user:password (optional)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	sessions := fs.Int("sessions", 4, "ZooKeeper sessions per tree; reads are spread over them")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *sessions < 1 {
+		return &exitError{code: 2, err: fmt.Errorf("--sessions must be at least 1")}
 	}
 	if *src == "" || *dst == "" {
 		return &exitError{code: 2, err: fmt.Errorf("--source and --target are required")}
 	}
 	start := time.Now()
+	// Both trees are walked at once, each over several sessions: one
+	// session's reads top out well below what an ensemble serves.
+	r := progress.New(os.Stderr, "verify: nodes read on both sides", 0, "nodes")
 	trees := make([]zktree.Tree, 2)
+	g, gctx := errgroup.WithContext(ctx)
 	for i, addr := range []string{*src, *dst} {
-		// zktree.Walk reports nothing until it returns, so each walk gets one
-		// line when it ends (count, rate, time) on stderr; stdout stays the
-		// result. The target's total is the source's count.
-		r := progress.New(os.Stderr, "verify: walk "+[]string{"source", "target"}[i], int64(len(trees[0])), "nodes")
 		servers, root := splitConnect(addr)
-		conn, _, err := zk.Connect(servers, 15*time.Second, zk.WithLogInfo(false), zk.WithLogger(discardZK{}))
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if a := os.Getenv(*auth); a != "" {
-			if err := conn.AddAuth("digest", []byte(a)); err != nil {
-				return fmt.Errorf("%s: add auth: %w", addr, err)
+		conns := make([]*zk.Conn, *sessions)
+		for j := range conns {
+			conn, _, err := zk.Connect(servers, 15*time.Second, zk.WithLogInfo(false), zk.WithLogger(discardZK{}))
+			if err != nil {
+				return err
 			}
+			defer conn.Close()
+			if a := os.Getenv(*auth); a != "" {
+				if err := conn.AddAuth("digest", []byte(a)); err != nil {
+					return fmt.Errorf("%s: add auth: %w", addr, err)
+				}
+			}
+			conns[j] = conn
 		}
-		if trees[i], err = zktree.Walk(ctx, conn, root, zktree.Options{DigestOnly: true, Concurrency: 128}); err != nil {
-			return fmt.Errorf("walk %s: %w", addr, err)
-		}
-		r.Add(int64(len(trees[i])))
-		r.Finish()
+		g.Go(func() error {
+			t, err := zktree.Walk(gctx, conns[0], root, zktree.Options{DigestOnly: true, Concurrency: 64 * len(conns),
+				Conns: conns[1:], Progress: func(n int) { r.Add(int64(n)) }})
+			if err != nil {
+				return fmt.Errorf("walk %s: %w", addr, err)
+			}
+			trees[i] = t
+			return nil
+		})
+	}
+	err := g.Wait()
+	r.Finish()
+	if err != nil {
+		return err
 	}
 	diff := zktree.Diff(trees[0], trees[1])
 	subtrees := zktree.Summarize(trees[0], trees[1])

@@ -40,6 +40,13 @@ type Options struct {
 	// DigestOnly keeps a SHA-256 of each node's data instead of the data, so a
 	// tree of large znodes compares in little memory.
 	DigestOnly bool
+	// Conns are more sessions to the same ensemble: the workers spread their
+	// reads over conn and these, since one session's reads top out well below
+	// what an ensemble serves.
+	Conns []*zk.Conn
+	// Progress, if set, is called with 1 for each node read (from many
+	// goroutines at once).
+	Progress func(n int)
 }
 
 func (o Options) skipped(p string) bool {
@@ -71,8 +78,10 @@ func Walk(ctx context.Context, conn *zk.Conn, root string, opts Options) (Tree, 
 	// Wake idle workers when the walk is cancelled.
 	stop := context.AfterFunc(ctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
 	defer stop()
+	conns := append([]*zk.Conn{conn}, opts.Conns...)
 	var wg sync.WaitGroup
-	for range opts.Concurrency {
+	for w := range opts.Concurrency {
+		conn := conns[w%len(conns)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -99,6 +108,9 @@ func Walk(ctx context.Context, conn *zk.Conn, root string, opts Options) (Tree, 
 						failed = err
 					}
 				case keep:
+					if opts.Progress != nil {
+						opts.Progress(1)
+					}
 					tree["/"+strings.TrimPrefix(strings.TrimPrefix(p, root), "/")] = node
 					for _, k := range kids {
 						if c := path.Join(p, k); !opts.skipped(c) {
@@ -129,7 +141,8 @@ func read(conn *zk.Conn, p string, opts Options) (node Node, kids []string, keep
 	if err == nil {
 		acl, _, err = conn.GetACL(p)
 	}
-	if err == nil {
+	if err == nil && stat.NumChildren > 0 {
+		// A leaf (most nodes) needs no listing: a third fewer requests.
 		kids, _, err = conn.Children(p)
 	}
 	if errors.Is(err, zk.ErrNoNode) {
