@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
@@ -185,8 +187,15 @@ func decide(own Record, peer SiteView) want {
 // record (when the config names the peer's servers): a site whose peer was
 // promoted past it never starts its source again and rejoins as standby.
 func (d *Daemon) run(ctx context.Context) error {
+	dialed := make(chan struct{})
+	go d.logWaiting(ctx, dialed, "zookeeper not reachable yet; its client keeps trying",
+		func() []any { return []any{"servers", d.cfg.ZooKeeper.Servers} })
 	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
+	close(dialed)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: not a failure
+		}
 		return fmt.Errorf("connect to zookeeper: %w", err)
 	}
 	defer conn.Close()
@@ -195,6 +204,9 @@ func (d *Daemon) run(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
+	if !d.waitNATS(ctx, nc) {
+		return nil
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -301,6 +313,82 @@ func (d *Daemon) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Start-up waits: the clients reconnect by themselves (go-zookeeper through
+// its server list about once a second, nats.go every 250ms), so the daemon
+// never exits or restarts for an unreachable server; it says what it waits
+// for, at growing intervals so that an outage of hours does not flood the log.
+const (
+	waitLogFirst = time.Second
+	waitLogMax   = time.Minute
+)
+
+// logWaiting logs msg with args() and how long it has waited, after 1s, 2s,
+// 4s... (at most a minute apart), until done is closed or ctx ends.
+func (d *Daemon) logWaiting(ctx context.Context, done <-chan struct{}, msg string, args func() []any) {
+	start := time.Now()
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime, b.RandomizationFactor = waitLogFirst, waitLogMax, 0, 0
+	b.Reset()
+	for {
+		t := time.NewTimer(b.NextBackOff())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		d.log.Warn(msg, append(args(), "waited", time.Since(start).Round(time.Second))...)
+	}
+}
+
+// waitNATS waits until nc is connected, saying which servers it cannot reach
+// and why (the client's last error, which carries no credentials). It
+// returns false if ctx ended first.
+func (d *Daemon) waitNATS(ctx context.Context, nc *nats.Conn) bool {
+	if nc.IsConnected() {
+		return true
+	}
+	connected := make(chan struct{})
+	go d.logWaiting(ctx, connected, "nats not reachable yet; its client keeps trying", func() []any {
+		args := []any{"servers", redactURLs(d.cfg.NATS.URLs)}
+		if err := nc.LastError(); err != nil {
+			args = append(args, "error", err)
+		}
+		return args
+	})
+	defer close(connected)
+	start := time.Now()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for !nc.IsConnected() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	d.log.Info("connected to nats", "server", nc.ConnectedUrlRedacted(), "waited", time.Since(start).Round(time.Second))
+	return true
+}
+
+// redactURLs drops any user and password from server URLs, for logs.
+func redactURLs(urls []string) []string {
+	out := make([]string, len(urls))
+	for i, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			out[i] = "(unparsable url)"
+			continue
+		}
+		u.User = nil
+		out[i] = u.Redacted()
+	}
+	return out
 }
 
 // watchPeer follows the peer's record with a Monitor when the config names the
