@@ -10,7 +10,7 @@ FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 40m
 TEST_PARALLEL ?= 2
 
-.PHONY: all deps build test e2e bench fuzz lint demo clean
+.PHONY: all deps build test e2e e2e-long bench fuzz lint demo clean
 
 all: build
 
@@ -26,6 +26,11 @@ test: deps
 
 e2e: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./e2e/...
+
+# End-to-end tests that take minutes (their names end in Long: a 60 s cut of
+# the link between the sites); `make test` skips them. CI runs both.
+e2e-long: deps
+	ZKDR_E2E_LONG=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Long$$' ./e2e/
 
 # Benchmarks: two sites as in the e2e tests, zkdr beside the peers in ../shared/peers
 # (ZKDR_PEERS overrides); Markdown on stdout, JSON under bin/. See docs/benchmarks.md.

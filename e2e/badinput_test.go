@@ -146,7 +146,7 @@ func TestUnreachableAtStart(t *testing.T) {
 	phase1 := time.Now()
 	zkLines := func() int { return linesWith(logFile(), zkAddr) }
 	waitFor(t, time.Minute, "the log to name the unreachable ZooKeeper server three times", func() bool { return zkLines() >= 3 })
-	holdFor(t, phase1.Add(15*time.Second))
+	holdFor(t, phase1.Add(10*time.Second))
 	alive("while ZooKeeper is down")
 	noSecret()
 	zkLog := logFile()
@@ -164,7 +164,7 @@ func TestUnreachableAtStart(t *testing.T) {
 	before := strings.Count(logFile(), "\n")
 	natsLines := func() int { return linesWith(logFile()[len(zkLog):], natsAddr) }
 	waitFor(t, time.Minute, "the log to name the unreachable NATS server", func() bool { return natsLines() >= 1 })
-	holdFor(t, phase2.Add(15*time.Second))
+	holdFor(t, phase2.Add(10*time.Second))
 	alive("while NATS is down")
 	noSecret()
 	natsLog := logFile()[len(zkLog):]
