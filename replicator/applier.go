@@ -25,6 +25,7 @@ type ApplierStats struct {
 	Batches       uint64    // Multis that carried a checkpoint
 	Redone        uint64    // batches planned again after the standby refused them
 	OpByOp        uint64    // messages applied op by op as a last resort
+	OutOfOrder    uint64    // pipelined Multis that overtook the one before them and were sent again
 	StaleSkipped  uint64    // events skipped for an epoch below ApplierConfig.MinEpoch
 	Replicated    int       // replicated nodes on the standby
 	Guard         *GuardState
@@ -147,6 +148,11 @@ type run struct {
 	// staleReported is how many of the planner's skipped stale events were
 	// logged and counted.
 	staleReported uint64
+	// inflight are the checkpointed Multis sent and not answered yet, oldest
+	// first (see send); calling is closed when the last sender calls Multi.
+	inflight []*inflight
+	calling  chan struct{}
+	senders  *sync.WaitGroup
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {
@@ -154,6 +160,9 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The senders of pipelined Multis end once the connection is closed.
+	var senders sync.WaitGroup
+	defer senders.Wait()
 	defer conn.Close()
 	cp, err := loadCheckpoint(ctx, conn, a.cfg.Stream)
 	if err != nil {
@@ -169,7 +178,7 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	}
 	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
-	r := &run{a: a, conn: conn, tree: tree, committed: cp, resync: cp.Resync != nil,
+	r := &run{a: a, conn: conn, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
 		pl: &planner{tree: tree, m: a.m, conn: conn, cp: cp.clone(), minEpoch: a.cfg.MinEpoch}}
 	if len(cp.PadDebt) > 0 {
 		// A crash came between a checkpoint and the padding it recorded.
@@ -368,37 +377,56 @@ func hasSnapshotBegin(m journal.Message) bool {
 // loop applies what the fetcher delivers. It never waits for more messages than
 // are already there: whatever arrived is applied at once, so the batching adds
 // no latency when the journal is quiet and batches fill up when it is busy.
+// Meanwhile it takes the standby's answers to the Multis in flight.
 func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
-	var pending []journal.Message
+	var pending []journal.Message // not yet planned, in order
 	var fetchErr error
+	take := func(res fetchResult) {
+		pending = append(pending, res.msgs...)
+		fetchErr = res.err
+		r.delivered(res.msgs)
+	}
 	for {
+		var back []journal.Message
+		var err error
 		if len(pending) == 0 && fetchErr == nil {
 			select {
 			case <-ctx.Done():
 				return nil
 			case res := <-fetched:
-				pending = append(pending, res.msgs...)
-				fetchErr = res.err
-				r.delivered(res.msgs)
+				take(res)
+			case res := <-r.headDone():
+				back, err = r.landed(ctx, res)
 			}
 		}
 	drain:
 		for fetchErr == nil && len(pending) < 4*r.a.cfg.FetchMax {
 			select {
 			case res := <-fetched:
-				pending = append(pending, res.msgs...)
-				fetchErr = res.err
-				r.delivered(res.msgs)
+				take(res)
 			default:
 				break drain
 			}
 		}
-		var err error
+		if err == nil {
+			back, err = r.reap(ctx, false)
+		}
+		if fetchErr != nil && len(pending) == 0 && err == nil && len(back) == 0 {
+			// The last messages before the error are in flight: their
+			// outcome decides where a resync or a poison stop is recorded.
+			back, err = r.reap(ctx, true)
+		}
+		pending = append(back, pending...)
+		if err != nil {
+			if err = r.settleRefusal(ctx, err); err != nil {
+				return err
+			}
+		}
 		pending, err = r.applyPending(ctx, pending)
 		if err != nil {
 			return err
 		}
-		if fetchErr != nil && len(pending) == 0 {
+		if fetchErr != nil && len(pending) == 0 && len(r.inflight) == 0 {
 			return r.fetchFailed(ctx, fetchErr)
 		}
 	}
@@ -444,44 +472,64 @@ func (r *run) fits(b *batch, mp *msgPlan) bool {
 	return len(b.ops)+ops+reserveOps <= r.a.cfg.MaxBatchOps && b.bytes+bytes+reserveBytes <= r.a.cfg.MaxBatchBytes
 }
 
-// applyPending applies pending in order and returns what is left (nothing,
-// unless ctx ended).
+// applyPending plans and sends pending in order and returns what is left
+// (nothing, unless ctx ended or the applier must stop). Messages whose Multi
+// the standby refused come back and are planned again.
 func (r *run) applyPending(ctx context.Context, pending []journal.Message) ([]journal.Message, error) {
 	for len(pending) > 0 {
-		done, err := r.applySome(ctx, pending)
-		pending = pending[done:]
+		var err error
+		pending, err = r.applySome(ctx, pending)
 		if err == nil {
 			continue
 		}
-		var refused *refusedError
-		if !errors.As(err, &refused) {
-			return pending, err
-		}
-		if err := r.recover(ctx, refused); err != nil {
+		if err := r.settleRefusal(ctx, err); err != nil {
 			return pending, err
 		}
 	}
 	return pending, nil
 }
 
-// applySome applies messages from the head of pending until all are applied or
-// a commit fails; it returns how many messages are behind the checkpoint.
-func (r *run) applySome(ctx context.Context, pending []journal.Message) (int, error) {
+// settleRefusal recovers from a refusal (see recover) and passes any other
+// error on.
+func (r *run) settleRefusal(ctx context.Context, err error) error {
+	var refused *refusedError
+	if !errors.As(err, &refused) {
+		return err
+	}
+	return r.recover(ctx, refused)
+}
+
+// applySome plans messages from the head of pending and sends them in
+// checkpointed Multis, up to MaxInFlight unanswered at a time; it returns the
+// messages not yet planned (none unless it failed). When the standby refused a
+// Multi in flight, the plans of every Multi after the last one applied are taken
+// back and their messages come back at the head of the result.
+func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journal.Message, error) {
 	var b batch
-	done := 0
+	from := 0 // pending[from:i] is planned into b, or consumed after it
+	// consumed hands a message that needs no Multi (skipped, or read again for
+	// an open snapshot's mentions) to what precedes it, so it is planned again
+	// with it if that is refused.
+	consumed := func(i int) {
+		if !b.empty() {
+			return
+		}
+		if n := len(r.inflight); n > 0 {
+			r.inflight[n-1].msgs = append(r.inflight[n-1].msgs, pending[i])
+		}
+		from = i + 1
+	}
 	for i := 0; i < len(pending); {
 		if err := ctx.Err(); err != nil {
-			return done, err
+			return pending[from:], err
 		}
 		msg := pending[i]
 		if r.pl.cp.resyncing() && !hasSnapshotBegin(msg) {
 			// Waiting for the resync snapshot: this message's changes come
 			// again in it, and its heartbeats would claim what the standby
 			// does not hold.
+			consumed(i)
 			i++
-			if b.empty() {
-				done = i
-			}
 			r.a.mu.Lock()
 			r.a.stats.ResyncSkipped++
 			r.a.mu.Unlock()
@@ -489,10 +537,10 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) (int, er
 		}
 		if msg.Seq <= r.committed.Seq {
 			if _, err := r.pl.plan(msg, true); err != nil {
-				return done, backoff.Permanent(err)
+				return pending[from:], backoff.Permanent(err)
 			}
+			consumed(i)
 			i++
-			done = i
 			r.snapAt = r.pl.snap
 			continue
 		}
@@ -503,55 +551,68 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) (int, er
 			r.tree.rollback(mark)
 			r.pl.restore(saved)
 			if !b.empty() {
-				if cerr := r.commitBatch(ctx, &b); cerr != nil {
-					return done, cerr
+				if back, cerr := r.commitBatch(ctx, &b, pending[from:i]); cerr != nil {
+					return append(back, pending[from:]...), cerr
 				}
-				done = i
+				from = i
 			}
-			return done, backoff.Permanent(err)
+			if back, derr := r.reapAll(ctx); derr != nil {
+				return append(back, pending[from:]...), derr
+			}
+			return pending[from:], backoff.Permanent(err)
 		}
 		if !b.empty() && (!mp.simple() || !r.fits(&b, mp) || r.trips(&b, mp)) {
 			// A message that trips the delete guard starts a batch of its own, so
 			// the pause holds exactly the deleting messages.
-			// Take the plan back, commit what is batched, plan it again after.
+			// Take the plan back, send what is batched, plan it again after.
 			r.tree.rollback(mark)
 			r.pl.restore(saved)
-			if err := r.commitBatch(ctx, &b); err != nil {
-				return done, err
+			if back, err := r.commitBatch(ctx, &b, pending[from:i]); err != nil {
+				return append(back, pending[from:]...), err
 			}
-			done = i
+			from = i
 			b = batch{}
 			continue
 		}
-		switch {
-		case r.failures >= 2:
-			err = r.applyOpByOp(ctx, mp)
-		case mp.simple() && r.fits(&b, mp):
+		if mp.simple() && r.fits(&b, mp) && r.failures < 2 {
 			b.add(mp)
 			i++
 			continue
-		default:
+		}
+		// Changes outside a Multi, or op by op: they need the standby as
+		// every Multi before them left it.
+		if back, err := r.reapAll(ctx); err != nil {
+			return append(back, pending[from:]...), err
+		}
+		if r.failures >= 2 {
+			err = r.applyOpByOp(ctx, mp)
+		} else {
 			err = r.applyDirect(ctx, mp)
 		}
 		if err != nil {
-			return done, err
+			return pending[from:], err
 		}
 		i++
-		done = i
+		from = i
 	}
 	if !b.empty() {
-		if err := r.commitBatch(ctx, &b); err != nil {
-			return done, err
+		if back, err := r.commitBatch(ctx, &b, pending[from:]); err != nil {
+			return append(back, pending[from:]...), err
 		}
-		done = len(pending)
 	}
-	return done, nil
+	return nil, nil
 }
 
 // refusedError is a Multi or a direct change the standby refused: the tree was
 // stale (someone else wrote to the standby, a container or TTL node was reaped)
-// or another applier moved the checkpoint.
-type refusedError struct{ err error }
+// or another applier moved the checkpoint. outOfOrder marks a pipelined Multi
+// refused only by its checkpoint's version check, its data ops all valid: it
+// reached the standby before the Multi it was sent after.
+type refusedError struct {
+	err        error
+	op         int // index of the refused op; -1 when not known
+	outOfOrder bool
+}
 
 func (e *refusedError) Error() string { return "standby refused the batch: " + e.err.Error() }
 func (e *refusedError) Unwrap() error { return e.err }
@@ -568,7 +629,8 @@ func isRefusal(err error) bool {
 	return false
 }
 
-// multi runs ops; a refusal becomes a *refusedError.
+// multi runs ops; a refusal becomes a *refusedError. It is safe to call from
+// several goroutines (pipelined Multis).
 func (r *run) multi(ops []any) ([]zk.MultiResponse, error) {
 	resp, err := r.conn.Multi(ops...)
 	if err == nil {
@@ -577,11 +639,11 @@ func (r *run) multi(ops []any) ([]zk.MultiResponse, error) {
 	if len(resp) == len(ops) || isRefusal(err) {
 		for i, res := range resp {
 			if res.Error != nil && isRefusal(res.Error) {
-				return nil, &refusedError{fmt.Errorf("op %d of %d (%s): %w", i+1, len(ops), opPath(ops[i]), res.Error)}
+				return nil, &refusedError{err: fmt.Errorf("op %d of %d (%s): %w", i+1, len(ops), opPath(ops[i]), res.Error), op: i}
 			}
 		}
 		if isRefusal(err) {
-			return nil, &refusedError{err}
+			return nil, &refusedError{err: err, op: -1}
 		}
 	}
 	if isUnimplemented(err) {
@@ -616,17 +678,15 @@ func (r *run) finalOps(ops []any, cp Checkpoint, guardVersion int32, guarded boo
 
 // guard pauses when the deletes of plans cross the configured share.
 func (r *run) guard(ctx context.Context, plans []*msgPlan) (int32, bool, error) {
-	deletes := 0
+	deletes, before := guardDeletes(plans)
+	if !guardTrips(deletes, before, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes) {
+		return 0, false, nil
+	}
 	var sample []string
 	for _, mp := range plans {
-		deletes += mp.deletes
 		if len(sample) < 10 {
 			sample = append(sample, mp.sample...)
 		}
-	}
-	before := plans[0].countBefore
-	if !guardTrips(deletes, before, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes) {
-		return 0, false, nil
 	}
 	if len(sample) > 10 {
 		sample = sample[:10]
@@ -640,8 +700,22 @@ func (r *run) guard(ctx context.Context, plans []*msgPlan) (int32, bool, error) 
 	return v, err == nil, err
 }
 
-// commitBatch applies a batch in one Multi that ends with the checkpoint.
-func (r *run) commitBatch(ctx context.Context, b *batch) error {
+// guardDeletes is what the delete guard weighs for plans: the replicated nodes
+// they delete and how many there were before them.
+func guardDeletes(plans []*msgPlan) (deletes, before int) {
+	for _, mp := range plans {
+		deletes += mp.deletes
+	}
+	return deletes, plans[0].countBefore
+}
+
+// commitBatch applies a batch in one Multi that ends with the checkpoint; msgs
+// are its messages (and any consumed among them). A plain batch is sent
+// without waiting for the Multis before it (see send). One that trips the
+// delete guard, or whose padding needs Multis of its own, waits until every
+// Multi before it is answered and is applied on its own. On an error it
+// returns the messages of refused Multis sent before it, to plan again.
+func (r *run) commitBatch(ctx context.Context, b *batch, msgs []journal.Message) ([]journal.Message, error) {
 	last := b.plans[len(b.plans)-1]
 	targets := padTargets{}
 	for _, mp := range b.plans {
@@ -662,22 +736,185 @@ func (r *run) commitBatch(ctx context.Context, b *batch) error {
 		debt = pad
 		cp.PadDebt = targets
 	}
+	deletes, before := guardDeletes(b.plans)
+	if debt == nil && !guardTrips(deletes, before, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes) {
+		return r.send(ctx, ops, cp, b.plans, msgs)
+	}
+	if back, err := r.reapAll(ctx); err != nil {
+		return back, err
+	}
 	gv, guarded, err := r.guard(ctx, b.plans)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := r.multi(r.finalOps(ops, cp, gv, guarded))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.committed = cp
 	r.committed.Version = resp[len(resp)-1].Stat.Version
 	r.tree.commit()
 	if err := r.payPads(debt); err != nil {
-		return err
+		return nil, err
 	}
 	r.afterCommit(b.plans)
-	return nil
+	return nil, nil
+}
+
+// inflight is a checkpointed Multi sent to the standby and not answered yet.
+type inflight struct {
+	msgs  []journal.Message // its messages, planned again if it is refused
+	plans []*msgPlan
+	cp    Checkpoint // what it writes; Version is the version it expects
+	snap  *snapState // the planner's open snapshot once it is applied
+	mark  int        // the tree's undo log at its end
+	nops  int
+	done  chan multiResult // buffered: the sender never blocks
+}
+
+type multiResult struct {
+	f    *inflight
+	resp []zk.MultiResponse
+	err  error
+}
+
+// send sends a plain batch without waiting for the answers to the Multis sent
+// before it (pipelining), once fewer than MaxInFlight are unanswered.
+//
+// Exactly-once holds as with one Multi at a time: ZooKeeper runs one session's
+// requests in the order they were sent, and each Multi ends with the
+// checkpoint write checked against the version the Multi before it leaves
+// (v, v+1, ...). If one is refused, every later one fails its version check
+// too, so the applied Multis are always a prefix of those sent: the applier
+// takes back the plans of the rest and plans their messages again from the
+// last checkpoint applied (see abort). The tree the planner works on already
+// holds the changes of the Multis in flight, which is what the standby will
+// hold when this one runs.
+func (r *run) send(ctx context.Context, ops []any, cp Checkpoint, plans []*msgPlan, msgs []journal.Message) ([]journal.Message, error) {
+	for len(r.inflight) >= r.a.cfg.MaxInFlight {
+		if back, err := r.reap(ctx, true); err != nil {
+			return back, err
+		}
+	}
+	cp.Version = r.committed.Version + int32(len(r.inflight))
+	ops = append(ops[:len(ops):len(ops)], checkpointOp(cp))
+	f := &inflight{msgs: msgs, plans: plans, cp: cp, snap: r.pl.snap, mark: r.tree.mark(), nops: len(ops),
+		done: make(chan multiResult, 1)}
+	r.inflight = append(r.inflight, f)
+	// go-zookeeper queues a request when Multi is called; each sender waits
+	// until the one before it is calling, so they queue in order all but
+	// always. A Multi that still overtakes the one before it fails its version
+	// check, and is sent again (see abort).
+	prev, calling := r.calling, make(chan struct{})
+	r.calling = calling
+	r.senders.Add(1)
+	go func() {
+		defer r.senders.Done()
+		if prev != nil {
+			<-prev
+		}
+		close(calling)
+		resp, err := r.multi(ops)
+		f.done <- multiResult{f: f, resp: resp, err: err}
+	}()
+	return nil, nil
+}
+
+// headDone is the answer channel of the oldest Multi in flight; nil (never
+// ready) when there is none.
+func (r *run) headDone() <-chan multiResult {
+	if len(r.inflight) == 0 {
+		return nil
+	}
+	return r.inflight[0].done
+}
+
+// reap takes the answers that are in: with wait, at least the oldest Multi's.
+// On a failure it returns the messages to plan again (see abort).
+func (r *run) reap(ctx context.Context, wait bool) ([]journal.Message, error) {
+	for len(r.inflight) > 0 {
+		var res multiResult
+		select {
+		case res = <-r.inflight[0].done:
+		default:
+			if !wait {
+				return nil, nil
+			}
+			select {
+			case res = <-r.inflight[0].done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		wait = false
+		if back, err := r.landed(ctx, res); err != nil {
+			return back, err
+		}
+	}
+	return nil, nil
+}
+
+// reapAll waits for every Multi in flight.
+func (r *run) reapAll(ctx context.Context) ([]journal.Message, error) {
+	for len(r.inflight) > 0 {
+		if back, err := r.reap(ctx, true); err != nil {
+			return back, err
+		}
+	}
+	return nil, nil
+}
+
+// landed takes the answer to the oldest Multi in flight.
+func (r *run) landed(ctx context.Context, res multiResult) ([]journal.Message, error) {
+	if res.err != nil {
+		return r.abort(ctx, res)
+	}
+	f := res.f
+	r.inflight = r.inflight[1:]
+	r.committed = f.cp
+	r.committed.Version = res.resp[len(res.resp)-1].Stat.Version
+	r.tree.commitTo(f.mark)
+	for _, g := range r.inflight {
+		g.mark -= f.mark
+	}
+	r.snapAt = f.snap
+	r.settled(f.plans)
+	return nil, nil
+}
+
+// abort handles a refused or failed Multi in flight: it waits for the answers
+// to every later one (they cannot have applied: each expects a checkpoint
+// version the failed one never wrote), takes back the plans of all of them and
+// of anything planned since, and returns their messages in order. The tree and
+// the planner are back where the last applied checkpoint left them.
+func (r *run) abort(ctx context.Context, first multiResult) ([]journal.Message, error) {
+	failed := r.inflight
+	r.inflight, r.calling = nil, nil
+	var back []journal.Message
+	for i, f := range failed {
+		res := first
+		if i > 0 {
+			select {
+			case res = <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if res.err == nil {
+			// Only possible if something else wrote the checkpoint meanwhile:
+			// start the pass again from what the standby holds.
+			return nil, fmt.Errorf("a pipelined batch applied after an earlier one failed (journal sequence %d): %w", f.cp.Seq, first.err)
+		}
+		back = append(back, f.msgs...)
+	}
+	r.tree.rollback(0)
+	r.pl.cp = r.committed.clone()
+	r.pl.snap = r.snapAt
+	var refused *refusedError
+	if errors.As(first.err, &refused) && refused.op == first.f.nops-1 && errors.Is(refused.err, zk.ErrBadVersion) {
+		refused.outOfOrder = true
+	}
+	return back, first.err
 }
 
 // payPads runs pad pairs in Multis of their own. Padding only ever raises a
@@ -733,7 +970,7 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 				return backoff.Permanent(err)
 			}
 			if isRefusal(err) {
-				return &refusedError{err}
+				return &refusedError{err: err, op: -1}
 			}
 			return err
 		}
@@ -749,7 +986,15 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 	return nil
 }
 
+// afterCommit follows a checkpoint applied with nothing in flight.
 func (r *run) afterCommit(plans []*msgPlan) {
+	r.tree.commit()
+	r.snapAt = r.pl.snap
+	r.settled(plans)
+}
+
+// settled counts plans as applied, now that their checkpoint is.
+func (r *run) settled(plans []*msgPlan) {
 	if r.resync && r.committed.Resync == nil {
 		r.resync = false
 		r.a.log.Info("resync complete: the snapshot begun after the retention gap has ended", "journal-seq", r.committed.Seq)
@@ -757,8 +1002,6 @@ func (r *run) afterCommit(plans []*msgPlan) {
 		r.a.stats.LastError = ""
 		r.a.mu.Unlock()
 	}
-	r.tree.commit()
-	r.snapAt = r.pl.snap
 	r.failures = 0
 	if r.a.bo != nil {
 		r.a.bo.Reset()
@@ -810,6 +1053,15 @@ func (r *run) recover(ctx context.Context, refused *refusedError) error {
 		r.a.log.Error("checkpoint moved under the applier: another applier took over; stopping", "journal-seq", cp.Seq)
 		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d (sequence %d), expected version %d",
 			ErrApplierFenced, CheckpointPath, cp.Version, cp.Seq, r.committed.Version))
+	}
+	if refused.outOfOrder {
+		// The tree is right (abort took the plans back to the checkpoint):
+		// plan the messages again without reading the standby.
+		r.a.mu.Lock()
+		r.a.stats.OutOfOrder++
+		r.a.mu.Unlock()
+		r.a.log.Debug("a pipelined batch reached the standby before the one sent ahead of it; sending it again", "journal-seq", r.committed.Seq+1)
+		return nil
 	}
 	r.failures++
 	r.a.mu.Lock()

@@ -97,3 +97,61 @@ func BenchmarkApplierBacklog(b *testing.B) {
 			events, applied.Round(time.Millisecond), applyRate, st.Batches, rawRate, applyRate/rawRate)
 	}
 }
+
+// BenchmarkApplyBatcher measures the applier's own CPU work per event, without
+// a standby: planning update messages (10 events each, as the appender batches
+// them) against the standby tree, packing them into Multis of MaxBatchOps and
+// encoding each Multi's checkpoint. This is what runs while Multis are in
+// flight, so it bounds the apply rate from above.
+func BenchmarkApplyBatcher(b *testing.B) {
+	const nodes, perMsg = 1000, 10
+	var m pathMapper
+	tree := newStandbyTree(m)
+	tree.add("/", &tnode{})
+	tree.add("/bench", &tnode{mode: journal.ModePersistent})
+	for i := range nodes {
+		tree.add(fmt.Sprintf("/bench/n%04d", i), &tnode{mode: journal.ModePersistent})
+	}
+	tree.commit()
+	r := &run{a: &Applier{cfg: DefaultApplierConfig()}, tree: tree, pl: &planner{tree: tree, m: m}}
+	data := make([]byte, 100)
+	msgs := make([]journal.Message, 997)
+	for i := range msgs {
+		evs := make([]journal.Event, perMsg)
+		for k := range evs {
+			evs[k] = ev(journal.KindUpdate, fmt.Sprintf("/bench/n%04d", (i*perMsg+k)%nodes), "", journal.ModePersistent, nil)
+			evs[k].Data = data
+		}
+		msgs[i] = journal.Message{Events: evs}
+	}
+	var bt batch
+	multis := 0
+	b.ResetTimer()
+	for n := range b.N {
+		msg := msgs[n%len(msgs)]
+		msg.Seq = uint64(n + 1)
+		mp, err := r.pl.plan(msg, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !bt.empty() && !r.fits(&bt, mp) {
+			targets := padTargets{}
+			for _, p := range bt.plans {
+				for q, t := range p.targets {
+					raiseTarget(targets, q, t)
+				}
+			}
+			ops := append(bt.ops, r.pl.padOpsFor(targets)...)
+			ops = append(ops, checkpointOp(bt.plans[len(bt.plans)-1].cp))
+			if len(ops) < 2 {
+				b.Fatal("empty multi")
+			}
+			tree.commit()
+			bt = batch{}
+			multis++
+		}
+		bt.add(mp)
+	}
+	b.ReportMetric(float64(b.N*perMsg)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(multis)/b.Elapsed().Seconds(), "multis/s")
+}

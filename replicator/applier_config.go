@@ -65,6 +65,11 @@ type ApplierConfig struct {
 	MaxBatchBytes int
 	// FetchMax bounds the messages asked from the reader at once.
 	FetchMax int
+	// MaxInFlight bounds the checkpointed Multis sent to the standby and not
+	// answered yet. Each is planned while those before it are in flight and
+	// expects the checkpoint version they leave; a refusal takes back the
+	// ones after it. 1 still plans the next Multi while one is in flight.
+	MaxInFlight int
 	// DeleteGuardShare pauses the applier when one batch (or a snapshot-end) would
 	// delete more than this share of the standby's replicated nodes...
 	DeleteGuardShare float64
@@ -95,6 +100,7 @@ func DefaultApplierConfig() ApplierConfig {
 		MaxBatchOps:         1000,
 		MaxBatchBytes:       900 << 10,
 		FetchMax:            512,
+		MaxInFlight:         4,
 		DeleteGuardShare:    0.10,
 		DeleteGuardMinNodes: 100,
 		WalkConcurrency:     32,
@@ -115,6 +121,9 @@ func (c ApplierConfig) withDefaults() ApplierConfig {
 	}
 	if c.FetchMax == 0 {
 		c.FetchMax = d.FetchMax
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = d.MaxInFlight
 	}
 	if c.DeleteGuardShare == 0 {
 		c.DeleteGuardShare = d.DeleteGuardShare
@@ -151,6 +160,9 @@ func (c ApplierConfig) Validate() error {
 	}
 	if c.FetchMax < 1 {
 		return fmt.Errorf("%w: fetch max must be positive", ErrInvalidConfig)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("%w: max in flight must be positive", ErrInvalidConfig)
 	}
 	if c.DeleteGuardShare <= 0 || c.DeleteGuardShare > 1 {
 		return fmt.Errorf("%w: delete guard share must be in (0, 1], got %v", ErrInvalidConfig, c.DeleteGuardShare)

@@ -569,3 +569,56 @@ func TestApplierRedoesRefusedBatch(t *testing.T) {
 		t.Errorf("expected a redone batch: %+v", st)
 	}
 }
+
+// TestApplierPipelineRefusalExactlyOnce: with small batches and several
+// Multis in flight, a batch the standby refuses (a node it was told exists is
+// gone) fails every batch sent after it on the checkpoint's version check; all
+// of them are planned again from the last checkpoint applied. Each message sets
+// /pl/v once, so the node's version proves that none was applied twice or
+// skipped.
+func TestApplierPipelineRefusalExactlyOnce(t *testing.T) {
+	const sets, refusedAt = 600, 300
+	zkc := startZK(t)
+	j := newFakeJournal()
+	j.add(ev(journal.KindCreate, "/pl", "", journal.ModePersistent, openACL),
+		ev(journal.KindCreate, "/pl/v", "", journal.ModePersistent, openACL),
+		ev(journal.KindCreate, "/pl/gone", "g", journal.ModePersistent, openACL))
+	cfg := testApplierConfig(t, zkc, j)
+	cfg.MaxBatchOps = 12 // about ten messages per Multi
+	cfg.MaxInFlight = 4
+	a := startApplier(t, cfg)
+	waitApplied(t, a.Applier, j.last())
+	conn := adminConn(t, zkc.Servers())
+	if err := conn.Delete("/pl/gone", -1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range sets {
+		evs := []journal.Event{ev(journal.KindUpdate, "/pl/v", fmt.Sprint(i), journal.ModePersistent, nil)}
+		if i == refusedAt {
+			evs = append(evs, ev(journal.KindUpdate, "/pl/gone", "g2", journal.ModePersistent, nil))
+		}
+		j.add(evs...)
+	}
+	waitApplied(t, a.Applier, j.last())
+	_, st, err := conn.Get("/pl/v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != sets {
+		t.Errorf("/pl/v is at version %d after %d sets: applied twice or skipped", st.Version, sets)
+	}
+	compareStandby(t, conn, apModel{"/pl": {ACL: openACL}, "/pl/v": {Data: []byte(fmt.Sprint(sets - 1)), ACL: openACL},
+		"/pl/gone": {Data: []byte("g2"), ACL: openACL}})
+	stats := a.Stats()
+	if stats.Redone == 0 {
+		t.Errorf("expected the refused batch to be planned again: %+v", stats)
+	}
+	cp, err := ReadCheckpoint(context.Background(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Seq != j.last() {
+		t.Errorf("checkpoint at %d, journal ends at %d", cp.Seq, j.last())
+	}
+	t.Logf("batches %d, redone %d, out of order %d", stats.Batches, stats.Redone, stats.OutOfOrder)
+}

@@ -55,6 +55,14 @@ func (t *standbyTree) rollback(mark int) {
 // commit forgets the undo log: the changes are in ZooKeeper.
 func (t *standbyTree) commit() { t.undo = t.undo[:0] }
 
+// commitTo forgets the undo log up to mark (the changes of a pipelined Multi
+// just applied) and keeps the rest; marks taken after it move down by mark.
+func (t *standbyTree) commitTo(mark int) {
+	n := copy(t.undo, t.undo[mark:])
+	clear(t.undo[n:])
+	t.undo = t.undo[:n]
+}
+
 // setCounter and setACL change a node's bookkeeping, undoably.
 func (t *standbyTree) setCounter(n *tnode, v int32) {
 	old := n.counter
