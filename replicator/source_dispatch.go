@@ -203,17 +203,27 @@ func (s *Source) readIfExists(ctx context.Context, p string) result {
 		asOf   int64
 	)
 	if !isRoot(s.roots, p) {
-		err := s.retry(ctx, "exists", parentPath(p), func() (err error) {
-			ok, parent, err = s.conn.Exists(parentPath(p))
-			return err
-		})
-		if err != nil {
-			return result{err: err}
+		// The nearest ancestor that exists. When the parent is gone too (a
+		// recursive delete), p's delete is still published here: a heartbeat
+		// notified after this one must not pass a change of p (a set just before
+		// the delete) that nothing else reports, as the parent's own delete may
+		// be published after it. Any ancestor's pzxid read before p is found
+		// missing bounds the incarnations known gone.
+		for q := parentPath(p); ; q = parentPath(q) {
+			err := s.retry(ctx, "exists", q, func() (err error) {
+				ok, parent, err = s.conn.Exists(q)
+				return err
+			})
+			if err != nil {
+				return result{err: err}
+			}
+			if ok || q == "/" {
+				break
+			}
 		}
-		if !ok {
-			return result{kind: resNodes} // the parent's own delete covers p
+		if ok {
+			asOf = parent.Pzxid
 		}
-		asOf = parent.Pzxid
 	}
 	err := s.retry(ctx, "exists", p, func() (err error) {
 		ok, _, err = s.conn.Exists(p)

@@ -169,8 +169,10 @@ func checkWatermark(t *testing.T, evs []journal.Event, writes []writeRecord) {
 			n, ok := m.nodes[w.path]
 			switch {
 			case w.op == "set" && ok && n.Stat.Czxid <= w.zxid && n.Stat.Mzxid < w.zxid:
+				dumpWrite(t, evs, writes, w)
 				t.Fatalf("heartbeat %d: set of %s at %d not published (have mzxid %d)", ev.Zxid, w.path, w.zxid, n.Stat.Mzxid)
 			case w.op == "delete" && ok && n.Stat.Czxid < w.zxid:
+				dumpWrite(t, evs, writes, w)
 				t.Fatalf("heartbeat %d: delete of %s at %d not published", ev.Zxid, w.path, w.zxid)
 			}
 		}

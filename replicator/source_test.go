@@ -339,12 +339,7 @@ func TestSourceWatermark(t *testing.T) {
 			case "set":
 				// Later deletes may have removed it; otherwise the state is at least this new.
 				if ok && n.Stat.Czxid <= w.zxid && n.Stat.Mzxid < w.zxid {
-					dumpPath(t, evs, w.path, w.zxid)
-					for _, x := range writes {
-						if under(x.path, parentPath(w.path)) {
-							t.Logf("write %s %s %d", x.op, x.path, x.zxid)
-						}
-					}
+					dumpWrite(t, evs, writes, w)
 					t.Fatalf("heartbeat %d: set of %s at %d not published (have mzxid %d)", ev.Zxid, w.path, w.zxid, n.Stat.Mzxid)
 				}
 			case "create":
@@ -359,12 +354,7 @@ func TestSourceWatermark(t *testing.T) {
 				}
 			case "delete":
 				if ok && n.Stat.Czxid < w.zxid {
-					dumpPath(t, evs, w.path, w.zxid)
-					for _, x := range writes {
-						if under(x.path, parentPath(w.path)) {
-							t.Logf("write %s %s %d", x.op, x.path, x.zxid)
-						}
-					}
+					dumpWrite(t, evs, writes, w)
 					t.Fatalf("heartbeat %d: delete of %s at %d not published", ev.Zxid, w.path, w.zxid)
 				}
 			}
@@ -374,6 +364,17 @@ func TestSourceWatermark(t *testing.T) {
 		t.Fatalf("only %d heartbeats", heartbeats)
 	}
 	t.Logf("%d writes checked against %d heartbeats", len(writes), heartbeats)
+}
+
+// dumpWrite logs, for a write the watermark check failed on, the events
+// around it and every write under its parent.
+func dumpWrite(t *testing.T, evs []journal.Event, writes []writeRecord, w writeRecord) {
+	dumpPath(t, evs, w.path, w.zxid)
+	for _, x := range writes {
+		if under(x.path, parentPath(w.path)) {
+			t.Logf("write %s %s %d", x.op, x.path, x.zxid)
+		}
+	}
 }
 
 func dumpPath(t *testing.T, evs []journal.Event, p string, w int64) {

@@ -114,7 +114,16 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 	for _, r := range s.roots {
 		queue = append(queue, walkItem{path: r})
 	}
-	s.setPending(s.roots...)
+	// Only a walk that re-arms watches has notification reads leave its paths
+	// to it: heartbeats wait for such a walk anyway. During a snapshot taken
+	// with every watch in place, a create a listing reports is read at once,
+	// or a heartbeat could pass it while the walk has yet to come to it.
+	pend := func(p ...string) {
+		if req.rewatch {
+			s.setPending(p...)
+		}
+	}
+	pend(s.roots...)
 	g, gctx := errgroup.WithContext(ctx)
 	// Wake idle workers when the walk fails or is cancelled.
 	stop := context.AfterFunc(gctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
@@ -143,7 +152,7 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 					s.walkNodes.Add(1)
 					for _, k := range n.kids {
 						if c := childPath(it.path, k); s.cfg.Scope.Contains(c) {
-							s.setPending(c)
+							pend(c)
 							queue = append(queue, walkItem{path: c, namedAt: n.lstat.Pzxid})
 							pending++
 						}
