@@ -114,7 +114,11 @@ func (s *Source) apply(ctx context.Context, r result) error {
 		}
 		p := r.nodes[0].path
 		defer s.clearPending(p)
-		if err := s.applyNodes(ctx, r.nodes, r.snapshot, false); err != nil {
+		// A walk that re-arms watches reads the children its listings name
+		// itself (heartbeats wait for it). A snapshot taken with every watch in
+		// place lets heartbeats go on, so a child its listing names that the
+		// index lacks (created meanwhile) is read at once, as for a notification.
+		if err := s.applyNodes(ctx, r.nodes, r.snapshot, !s.walking); err != nil {
 			return err
 		}
 		if _, named := s.namedPending[p]; named {

@@ -151,9 +151,9 @@ func TestSourcePeriodicSnapshots(t *testing.T) {
 	}
 }
 
-// checkWatermark: at each heartbeat W, the replayed state holds every set and
-// delete with zxid <= W (creates can be hidden by later deletes; see
-// TestSourceWatermark).
+// checkWatermark: at each heartbeat W, the replayed state holds every create,
+// set and delete with zxid <= W (a create only if no later delete may have
+// hidden it).
 func checkWatermark(t *testing.T, evs []journal.Event, writes []writeRecord) {
 	t.Helper()
 	m := newModel()
@@ -171,6 +171,9 @@ func checkWatermark(t *testing.T, evs []journal.Event, writes []writeRecord) {
 			case w.op == "set" && ok && n.Stat.Czxid <= w.zxid && n.Stat.Mzxid < w.zxid:
 				dumpWrite(t, evs, writes, w)
 				t.Fatalf("heartbeat %d: set of %s at %d not published (have mzxid %d)", ev.Zxid, w.path, w.zxid, n.Stat.Mzxid)
+			case w.op == "create" && !ok && !deletedBy(writes, w.path, w.zxid):
+				dumpWrite(t, evs, writes, w)
+				t.Fatalf("heartbeat %d: create of %s at %d not published", ev.Zxid, w.path, w.zxid)
 			case w.op == "delete" && ok && n.Stat.Czxid < w.zxid:
 				dumpWrite(t, evs, writes, w)
 				t.Fatalf("heartbeat %d: delete of %s at %d not published", ev.Zxid, w.path, w.zxid)
