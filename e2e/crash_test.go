@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -119,15 +116,8 @@ func assertContiguous(t *testing.T, url, stream string) {
 // the stream's state shows a hole or a message cannot be decoded.
 func readJournal(t *testing.T, url, stream string, fn func(journal.Message)) (first, last uint64) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, done := jetStreamAt(t, url)
+	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)

@@ -639,24 +639,5 @@ func TestReplicatedJournalServerLoss(t *testing.T) {
 // streamReplicas is the replication factor of stream as seen from url.
 func streamReplicas(t *testing.T, url, stream string) int {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Config.Replicas
+	return streamInfo(t, url, stream).Config.Replicas
 }

@@ -215,15 +215,15 @@ func TestPoisonMessage(t *testing.T) {
 // streamBounds reads the first and last sequence of a stream at url.
 func streamBounds(t *testing.T, url, stream string) (first, last uint64) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := streamInfo(t, url, stream)
+	return info.State.FirstSeq, info.State.LastSeq
+}
+
+// streamInfo reads a stream's configuration and state at url.
+func streamInfo(t *testing.T, url, stream string) *jetstream.StreamInfo {
+	t.Helper()
+	js, done := jetStreamAt(t, url)
+	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)
@@ -234,7 +234,22 @@ func streamBounds(t *testing.T, url, stream string) (first, last uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.FirstSeq, info.State.LastSeq
+	return info
+}
+
+// jetStreamAt connects to the NATS server at url; done closes the connection.
+func jetStreamAt(t *testing.T, url string) (js jetstream.JetStream, done func()) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err = jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		t.Fatal(err)
+	}
+	return js, nc.Close
 }
 
 // publishRaw appends data to a journal subject as it is, with the headers of

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
@@ -275,15 +274,8 @@ func assertSameTree(t *testing.T, a *zk.Conn, aRoot string, b *zk.Conn, bRoot st
 // completeSnapshots lists the complete snapshots the stream holds, oldest first.
 func completeSnapshots(t *testing.T, url, stream string) []journal.SnapshotInfo {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, done := jetStreamAt(t, url)
+	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	snaps, err := journal.ListSnapshots(ctx, js, stream)
@@ -308,15 +300,8 @@ func completeSnapshots(t *testing.T, url, stream string) []journal.SnapshotInfo 
 // head meanwhile does not disturb it.
 func waitJournal(t *testing.T, url, stream, path string, kind journal.Kind) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, done := jetStreamAt(t, url)
+	defer done()
 	has := func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
