@@ -35,6 +35,9 @@ type Config struct {
 	MaxPayload int32
 	// ReadyTimeout bounds how long Start waits for the listeners; 0 = 30s.
 	ReadyTimeout time.Duration
+	// EncryptionKey, if set, encrypts JetStream's files at rest (AES-GCM with a
+	// key derived from it), as nats-server's `jetstream { cipher: aes, key: ... }`.
+	EncryptionKey string
 	// Configure, if set, may change the server options last (accounts, users, TLS...).
 	Configure func(*server.Options)
 	// Logger receives the server's log; nil turns it off.

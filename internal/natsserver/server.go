@@ -66,6 +66,9 @@ func (s *Server) options() (*server.Options, error) {
 		SyncAlways:      s.cfg.SyncAlways,
 		MaxPayload:      s.cfg.MaxPayload,
 	}
+	if s.cfg.EncryptionKey != "" {
+		o.JetStreamKey, o.JetStreamCipher = s.cfg.EncryptionKey, server.AES
+	}
 	if o.Port == 0 {
 		o.Port = server.RANDOM_PORT
 	}

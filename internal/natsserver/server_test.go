@@ -243,3 +243,35 @@ func checkSequences(ctx context.Context, t *testing.T, js jetstream.JetStream, n
 		}
 	}
 }
+
+// TestEncryptionAtRest: with EncryptionKey, a message's payload is nowhere in
+// the store's files; without it, it is there in clear (the control that shows
+// the search would find it).
+func TestEncryptionAtRest(t *testing.T) {
+	const marker = "zkdr-plaintext-marker-5b1e"
+	for _, tc := range []struct {
+		key   string
+		clear bool
+	}{{"", true}, {"at-rest-test-key", false}} {
+		s := StartT(t, Config{Site: "east", SyncAlways: true, EncryptionKey: tc.key})
+		js, err := jetstream.New(connect(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, "s.x", []byte(marker)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		found, files := FindInStore(t, s.StoreDir(), []byte(marker))
+		if files == 0 {
+			t.Fatalf("key %q: no files in the store", tc.key)
+		}
+		if found != tc.clear {
+			t.Fatalf("key %q: payload in clear in the store: %v, want %v", tc.key, found, tc.clear)
+		}
+	}
+}

@@ -1,7 +1,11 @@
 package natsserver
 
 import (
+	"bytes"
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -42,4 +46,28 @@ func StartPairT(t testing.TB, east, west string, opts ...func(*Config)) (*Server
 		t.Fatalf("link %s and %s: %v", east, west, err)
 	}
 	return e, w
+}
+
+// FindInStore reports whether b appears in any file under a JetStream store
+// directory, and how many non-empty files it read.
+func FindInStore(t testing.TB, dir string, b []byte) (found bool, files int) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 {
+			files++
+		}
+		found = found || bytes.Contains(data, b)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read store %s: %v", dir, err)
+	}
+	return found, files
 }
