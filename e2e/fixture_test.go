@@ -70,6 +70,13 @@ type pairOptions struct {
 	zkServers int
 	zkProps   map[string]string
 	tune      func(site string, c *configs.Config)
+	natsTune  func(site string, c *natsserver.Config)
+}
+
+// withNATS adjusts each site's NATS server before it starts (TLS, users,
+// encryption at rest...).
+func withNATS(f func(site string, c *natsserver.Config)) pairOption {
+	return func(o *pairOptions) { o.natsTune = f }
 }
 
 // withZKProps passes Java system properties to both sites' ZooKeeper servers.
@@ -77,8 +84,17 @@ func withZKProps(props map[string]string) pairOption {
 	return func(o *pairOptions) { o.zkProps = props }
 }
 
+// withConfig adjusts each site's config; several apply in order.
 func withConfig(f func(site string, c *configs.Config)) pairOption {
-	return func(o *pairOptions) { o.tune = f }
+	return func(o *pairOptions) {
+		prev := o.tune
+		o.tune = func(site string, c *configs.Config) {
+			if prev != nil {
+				prev(site, c)
+			}
+			f(site, c)
+		}
+	}
 }
 
 func newPair(t *testing.T, opts ...pairOption) *pair {
@@ -98,14 +114,20 @@ func newPair(t *testing.T, opts ...pairOption) *pair {
 	for _, s := range []string{"east", "west"} {
 		p.zk[s] = zkserver.StartT(t, zkserver.Config{Servers: o.zkServers, SuperDigest: superAuth, ExtendedTypes: true, JavaProps: o.zkProps})
 	}
-	p.nats["east"] = natsserver.StartT(t, natsserver.Config{Site: "east", SyncAlways: true})
+	startNATS := func(c natsserver.Config) *natsserver.Server {
+		if o.natsTune != nil {
+			o.natsTune(c.Site, &c)
+		}
+		return natsserver.StartT(t, c)
+	}
+	p.nats["east"] = startNATS(natsserver.Config{Site: "east", SyncAlways: true})
 	link, err := faultproxy.New(p.nats["east"].LeafAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { link.Close() })
 	p.link = link
-	p.nats["west"] = natsserver.StartT(t, natsserver.Config{Site: "west", SyncAlways: true,
+	p.nats["west"] = startNATS(natsserver.Config{Site: "west", SyncAlways: true,
 		LeafPort: natsserver.NoLeafListener, LeafRemotes: []string{"nats-leaf://" + link.Addr()}, LeafReconnect: 250 * time.Millisecond})
 	waitFor(t, 60*time.Second, "leafnode link up", p.nats["west"].LeafConnected)
 	for _, s := range []string{"east", "west"} {
@@ -266,7 +288,7 @@ zookeeper {
 nats {
   url = %q
   domain = %q
-}
+%s}
 peer %q {
   zookeeper {
     servers = %s
@@ -289,10 +311,36 @@ applier {
 ha { election = %t }
 metrics { listen = %q }
 log { level = "debug" }
-`, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain,
+`, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain, natsAuthHCL(c.NATS),
 		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain, c.Journal.MaxMsgs, c.Source.HeartbeatInterval,
 		c.Source.SnapshotInterval, c.Source.SnapshotEveryEvents,
 		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.HA.Election, c.Metrics.Listen)
+}
+
+// natsAuthHCL writes a nats block's credentials and TLS files; the password
+// and token come from the environment variables ZKDR_E2E_NATS_PASSWORD and
+// ZKDR_E2E_NATS_TOKEN, which the test sets.
+func natsAuthHCL(n configs.NATS) string {
+	var b strings.Builder
+	if n.Creds != "" {
+		fmt.Fprintf(&b, "  creds = %q\n", n.Creds)
+	}
+	if n.User != "" {
+		fmt.Fprintf(&b, "  user = %q\n  password = env(\"ZKDR_E2E_NATS_PASSWORD\")\n", n.User)
+	}
+	if n.Token.IsSet() {
+		b.WriteString("  token = env(\"ZKDR_E2E_NATS_TOKEN\")\n")
+	}
+	if n.TLS.Enabled() {
+		b.WriteString("  tls {\n")
+		for _, f := range [][2]string{{"ca_file", n.TLS.CAFile}, {"cert_file", n.TLS.CertFile}, {"key_file", n.TLS.KeyFile}} {
+			if f[1] != "" {
+				fmt.Fprintf(&b, "    %s = %q\n", f[0], f[1])
+			}
+		}
+		b.WriteString("  }\n")
+	}
+	return b.String()
 }
 
 func init() {

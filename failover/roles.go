@@ -255,7 +255,7 @@ func ConnectNATS(c configs.NATS, logger hclog.Logger, extra ...nats.Option) (*na
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(c.URL(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats: %w", err)
+		return nil, fmt.Errorf("connect to nats at %s: %w", c.URL(), err)
 	}
 	return nc, nil
 }
