@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/natsserver"
@@ -32,53 +34,146 @@ const (
 )
 
 // securePair is a pair whose NATS servers take clients and leafnodes only over
-// TLS with a client certificate and a password, and encrypt JetStream's files;
-// the daemons authenticate to NATS with user, password and certificate, and to
-// the standby's ZooKeeper with the superDigest identity.
-func securePair(t *testing.T, opts ...pairOption) (*pair, *testcerts.Set) {
+// TLS with a client certificate and credentials, and encrypt JetStream's files;
+// the daemons authenticate to NATS with those credentials and certificate, and
+// to the standby's ZooKeeper with the superDigest identity. West's server takes
+// a user and password. East's takes the same, or with credsEast runs in
+// operator mode and takes a .creds file (user JWT and nkey seed) from the east
+// daemon and from west's leafnode.
+func securePair(t *testing.T, credsEast bool, opts ...pairOption) (*pair, *testcerts.Set) {
 	t.Helper()
-	certs, err := testcerts.New(t.TempDir())
+	dir := t.TempDir()
+	certs, err := testcerts.New(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var op *natsOperator
+	if credsEast {
+		op = newNATSOperator(t, filepath.Join(dir, "zkdr.creds"))
 	}
 	t.Setenv("ZKDR_E2E_NATS_PASSWORD", natsPassword)
 	opts = append(opts, withNATS(func(site string, c *natsserver.Config) {
 		c.EncryptionKey = storeKey
 		c.Configure = func(o *server.Options) {
 			o.TLSConfig, o.TLSVerify = certs.ServerTLS(true), true
-			o.Users = []*server.User{{Username: natsUser, Password: natsPassword}}
+			if site == "east" && op != nil {
+				op.configure(o)
+			} else {
+				o.Users = []*server.User{{Username: natsUser, Password: natsPassword}}
+			}
 			if o.LeafNode.Port != 0 {
 				o.LeafNode.TLSConfig = certs.ServerTLS(true)
-				o.LeafNode.Username, o.LeafNode.Password = leafUser, leafPassword
+				if op == nil {
+					o.LeafNode.Username, o.LeafNode.Password = leafUser, leafPassword
+				}
 			}
 			for _, r := range o.LeafNode.Remotes {
 				r.TLS, r.TLSConfig = true, certs.ClientTLS()
+				if op != nil {
+					r.Credentials = op.creds
+					continue
+				}
 				for _, u := range r.URLs {
 					u.User = url.UserPassword(leafUser, leafPassword)
 				}
 			}
 		}
 	}), withConfig(func(site string, c *configs.Config) {
-		c.NATS.User, c.NATS.Password = natsUser, configs.NewSecret(natsPassword)
+		if site == "east" && op != nil {
+			c.NATS.Creds = op.creds
+		} else {
+			c.NATS.User, c.NATS.Password = natsUser, configs.NewSecret(natsPassword)
+		}
 		c.NATS.TLS = configs.TLS{CAFile: certs.CAFile, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}
 	}))
 	return newPair(t, opts...), certs
 }
 
-// TestSecureSites: scenario 12. Both sites replicate over TLS with NATS
-// credentials and JetStream encryption at rest; the standby's applier writes
+// natsOperator is NATS's decentralized auth for one server: an operator, one
+// account with JetStream, and one user whose .creds file is at creds.
+type natsOperator struct {
+	operator       *jwt.OperatorClaims
+	account, ajwt  string
+	system, sysJWT string
+	creds          string
+}
+
+func newNATSOperator(t *testing.T, creds string) *natsOperator {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	okp, err := nkeys.CreateOperator()
+	must(err)
+	opub, err := okp.PublicKey()
+	must(err)
+	oc := jwt.NewOperatorClaims(opub)
+	oc.Name = "zkdr-e2e"
+	ojwt, err := oc.Encode(okp)
+	must(err)
+	operator, err := jwt.DecodeOperatorClaims(ojwt)
+	must(err)
+	akp, err := nkeys.CreateAccount()
+	must(err)
+	apub, err := akp.PublicKey()
+	must(err)
+	ac := jwt.NewAccountClaims(apub)
+	ac.Name = "zkdr"
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	ajwt, err := ac.Encode(okp)
+	must(err)
+	skp, err := nkeys.CreateAccount()
+	must(err)
+	spub, err := skp.PublicKey()
+	must(err)
+	sc := jwt.NewAccountClaims(spub)
+	sc.Name = "SYS"
+	sjwt, err := sc.Encode(okp)
+	must(err)
+	ukp, err := nkeys.CreateUser()
+	must(err)
+	upub, err := ukp.PublicKey()
+	must(err)
+	ujwt, err := jwt.NewUserClaims(upub).Encode(akp)
+	must(err)
+	seed, err := ukp.Seed()
+	must(err)
+	file, err := jwt.FormatUserConfig(ujwt, seed)
+	must(err)
+	must(os.WriteFile(creds, file, 0o600))
+	return &natsOperator{operator: operator, account: apub, ajwt: ajwt, system: spub, sysJWT: sjwt, creds: creds}
+}
+
+func (n *natsOperator) configure(o *server.Options) {
+	o.TrustedOperators = []*jwt.OperatorClaims{n.operator}
+	r := &server.MemAccResolver{}
+	_ = r.Store(n.account, n.ajwt)
+	_ = r.Store(n.system, n.sysJWT)
+	o.AccountResolver, o.SystemAccount = r, n.system
+}
+
+// TestSecureSites: scenario 12. Both sites replicate over TLS with client
+// certificates and NATS credentials (east a .creds file in operator mode, west
+// user and password), JetStream encrypted at rest; the standby's applier writes
 // with its digest identity. Then no secret shows in any daemon log, in zkdr
 // status (table and JSON), in journal info or in /metrics, and the znode data
 // is nowhere in the journal's files in clear.
 func TestSecureSites(t *testing.T) {
 	metricsAddr := freeAddr(t)
-	p, _ := securePair(t, withConfig(func(site string, c *configs.Config) {
+	p, _ := securePair(t, true, withConfig(func(site string, c *configs.Config) {
 		if site == "west" {
 			c.Metrics.Listen = metricsAddr
 		}
 	}))
+	creds, err := os.ReadFile(p.cfg["east"].NATS.Creds)
+	if err != nil {
+		t.Fatal(err)
+	}
 	secrets := map[string]string{
-		"NATS password": natsPassword, "leafnode password": leafPassword, "store key": storeKey,
+		"NATS password": natsPassword, "creds file's seed": credsSeed(t, creds), "leafnode password": leafPassword, "store key": storeKey,
 		"ZooKeeper digest password": strings.SplitN(superAuth, ":", 2)[1],
 	}
 	east := p.conn["east"]
@@ -148,7 +243,7 @@ func TestSecureSites(t *testing.T) {
 // say what failed, for which server, without the secret; a daemon started
 // with a wrong password keeps retrying with a clear message and does not exit.
 func TestWrongCredentials(t *testing.T) {
-	p, _ := securePair(t)
+	p, _ := securePair(t, false)
 	other, err := testcerts.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -223,4 +318,18 @@ func TestWrongCredentials(t *testing.T) {
 		t.Fatal("the daemon's log shows the password")
 	}
 	t.Logf("daemon log with a wrong password:\n%s", tail(log, 3000))
+}
+
+// credsSeed is the nkey seed in a .creds file.
+func credsSeed(t *testing.T, creds []byte) string {
+	t.Helper()
+	kp, err := jwt.ParseDecoratedNKey(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(seed)
 }
