@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 	noCurator := fs.Bool("no-curator", false, "skip the Curator-based mirror")
 	keep := fs.Bool("keep", false, "keep the work directory (servers' data and logs)")
 	verbose := fs.Bool("v", false, "debug logs")
+	daemonLog := fs.String("daemon-log", "info", "level of the zkdr daemons' log (zkdr.log in the work directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string) error {
 	cfg.SerialCopy = cfg.SerialCopy && !*noSerial
 	cfg.CuratorMirror = cfg.CuratorMirror && !*noCurator
 	cfg.CPUProfileDir, cfg.KeepWorkDir = *cpuprofile, *keep
+	cfg.DaemonLogLevel = *daemonLog
 	level := hclog.Info
 	if *verbose {
 		level = hclog.Debug

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/replicator"
 )
 
 // backlog stops the standby's daemon, builds a backlog of update events in the
@@ -84,6 +87,7 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 	r.log.Info("backlog ready", "sets", sets, "events", events, "journal-from", before.Seq, "journal-to", last)
 
 	stopProfile := profile(r.cfg.CPUProfileDir, "backlog", r.log)
+	meter := newCPUMeter(map[string]int{"bench": os.Getpid(), "zk-standby": p.west.PID(0)})
 	start := time.Now()
 	if err := p.start("west"); err != nil {
 		stopProfile()
@@ -109,6 +113,12 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 	if err != nil {
 		return nil, fmt.Errorf("wait for the standby to apply the backlog: %w", err)
 	}
+	res.CPU = meter.shares()
+	res.Load = loadAverage()
+	res.Messages = last - before.Seq
+	if res.Messages > 0 {
+		res.EventsPerMessage = float64(res.Events) / float64(res.Messages)
+	}
 	res.Rate = float64(res.Events) / res.Took.Seconds()
 	res.Startup = firstApplied.Sub(start)
 	if apply := res.Took - res.Startup; apply > 0 {
@@ -120,11 +130,21 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 		return nil, fmt.Errorf("stop the standby's daemon: %w", err)
 	}
 	res.CeilingOps = int(res.Events)
-	res.Ceiling, err = multiCeiling(ctx, p.westConn, r.cfg, res.CeilingOps)
+	res.Ceiling, err = multiCeiling(ctx, p.westConn, r.cfg, res.CeilingOps, ceilingPerMulti, ceilingInFlight)
 	if err != nil {
 		return nil, fmt.Errorf("standby ceiling: %w", err)
 	}
-	r.log.Info("standby ceiling", "setdata-per-s", res.Ceiling)
+	// The same raw writes in the shape the applier sends them: its largest
+	// Multi, as many in flight as it keeps. Beside the ceiling above it tells
+	// the shape's cost from the applier's own.
+	ac := replicator.DefaultApplierConfig()
+	res.ShapePerMulti, res.ShapeInFlight = p.cfg["west"].Applier.MaxBatchOps-1, ac.MaxInFlight
+	res.ShapeCeiling, err = multiCeiling(ctx, p.westConn, r.cfg, res.CeilingOps, res.ShapePerMulti, res.ShapeInFlight)
+	if err != nil {
+		return nil, fmt.Errorf("standby ceiling in the applier's shape: %w", err)
+	}
+	r.log.Info("standby ceiling", "setdata-per-s", res.Ceiling, "applier-shape-setdata-per-s", res.ShapeCeiling,
+		"shape", fmt.Sprintf("%dx%d", res.ShapePerMulti, res.ShapeInFlight))
 	return &res, nil
 }
 
@@ -172,11 +192,14 @@ func (r *Runner) waitCaughtUp(ctx context.Context, p *zkdrPair) error {
 	return nil
 }
 
-// multiCeiling is the standby's raw write ceiling, measured as the Go
-// benchmark of the applier does: Multi of 100 setData, 64 in flight, on one
-// connection, over the same nodes and data size as the backlog.
-func multiCeiling(ctx context.Context, conn *zk.Conn, cfg Config, ops int) (float64, error) {
-	const perMulti, inFlight = 100, 64
+// The standby's raw ceiling is measured as the applier's Go benchmark does:
+// Multi of 100 setData, 64 in flight, on one connection.
+const ceilingPerMulti, ceilingInFlight = 100, 64
+
+// multiCeiling is the standby's raw write ceiling: ops setData over the same
+// nodes and data size as the backlog, perMulti to a Multi, inFlight at once,
+// on one connection.
+func multiCeiling(ctx context.Context, conn *zk.Conn, cfg Config, ops, perMulti, inFlight int) (float64, error) {
 	data := bytes.Repeat([]byte("w"), cfg.DataSize)
 	multis := make(chan int)
 	var wg sync.WaitGroup

@@ -67,6 +67,10 @@ type Config struct {
 	// Timeout bounds each wait for a mirror to catch up.
 	Timeout time.Duration
 
+	// DaemonLogLevel is the level of the zkdr daemons' log in the work
+	// directory (zkdr.log); "" means info.
+	DaemonLogLevel string
+
 	Logger hclog.Logger
 }
 

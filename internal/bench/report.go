@@ -74,6 +74,19 @@ type BacklogResult struct {
 	CeilingOps int           `json:"ceiling_ops"`
 	Ceiling    float64       `json:"ceiling_setdata_per_s"`
 	Batches    uint64        `json:"batches"`
+	// Messages is how many journal messages carried the events.
+	Messages         uint64  `json:"messages"`
+	EventsPerMessage float64 `json:"events_per_message"`
+	// ShapeCeiling is the raw ceiling again with ShapePerMulti setData to a
+	// Multi and ShapeInFlight in flight: the applier's own batch shape.
+	ShapePerMulti int     `json:"shape_per_multi"`
+	ShapeInFlight int     `json:"shape_in_flight"`
+	ShapeCeiling  float64 `json:"shape_ceiling_setdata_per_s"`
+	// CPU is each process's share of one core during the apply (the bench
+	// process holds the daemons and NATS); Load the one-minute load average
+	// after it.
+	CPU  map[string]float64 `json:"cpu_share"`
+	Load string             `json:"load_average"`
 }
 
 // Row is one line of the table: zkdr's figure, the peers' from the same run,

@@ -143,5 +143,9 @@ func (r *Runner) daemonLogger() hclog.Logger {
 		r.log.Warn("daemon log", "error", err)
 		return hclog.NewNullLogger()
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: hclog.Info, Output: f})
+	level := hclog.LevelFromString(r.cfg.DaemonLogLevel)
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: level, Output: f, TimeFormat: "15:04:05.000"})
 }

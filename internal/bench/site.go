@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -244,10 +245,12 @@ func (p *zkdrPair) close() {
 	}
 }
 
-// profile starts a CPU profile into dir/name.pprof when dir is set; the
-// returned func stops it. The daemons run in this process, so the profile is
-// theirs plus the bench's own polling, which is small; the peer tools run as
-// other processes and are not in it.
+// profile starts a CPU profile into dir/name.pprof when dir is set, and
+// records where goroutines block into dir/name.block.pprof (the apply path
+// mostly waits on ZooKeeper round trips, which a CPU profile does not show);
+// the returned func stops both. The daemons run in this process, so the
+// profiles are theirs plus the bench's own polling, which is small; the peer
+// tools run as other processes and are not in them.
 func profile(dir, name string, logger hclog.Logger) func() {
 	if dir == "" {
 		return func() {}
@@ -263,10 +266,20 @@ func profile(dir, name string, logger hclog.Logger) func() {
 		f.Close()
 		return func() {}
 	}
+	// One sample per 100 µs spent blocked: enough to see round trips.
+	runtime.SetBlockProfileRate(100_000)
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
 		logger.Info("cpu profile written", "path", path)
+		bpath := filepath.Join(dir, name+".block.pprof")
+		if bf, err := os.Create(bpath); err == nil {
+			if err := pprof.Lookup("block").WriteTo(bf, 0); err != nil {
+				logger.Warn("block profile", "path", bpath, "error", err)
+			}
+			bf.Close()
+		}
+		runtime.SetBlockProfileRate(0)
 	}
 }
 

@@ -245,21 +245,6 @@ func (m *curatorMirror) stop() {
 	m.logFile.Close()
 }
 
-// rssMB is the resident memory of a process in MiB, 0 if unknown.
-func rssMB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 func tail(s string, n int) string {
 	s = strings.TrimSpace(s)
 	if len(s) > n {
