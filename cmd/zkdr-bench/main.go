@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string) error {
 	backlog := fs.Int("backlog", 0, "override the backlog size")
 	noSerial := fs.Bool("no-serial", false, "skip the serial copier")
 	noCurator := fs.Bool("no-curator", false, "skip the Curator-based mirror")
+	sourceProc := fs.Bool("source-process", false, "run the active daemon as a `zkdr run` process during the seed, to read its memory (seed scenario only; on in -preset large)")
 	keep := fs.Bool("keep", false, "keep the work directory (servers' data and logs)")
 	verbose := fs.Bool("v", false, "debug logs")
 	daemonLog := fs.String("daemon-log", "info", "level of the zkdr daemons' log (zkdr.log in the work directory)")
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string) error {
 	cfg.CuratorMirror = cfg.CuratorMirror && !*noCurator
 	cfg.CPUProfileDir, cfg.KeepWorkDir = *cpuprofile, *keep
 	cfg.DaemonLogLevel = *daemonLog
+	cfg.SourceProcess = cfg.SourceProcess || *sourceProc
 	level := hclog.Info
 	if *verbose {
 		level = hclog.Debug

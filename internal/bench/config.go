@@ -10,13 +10,16 @@ import (
 
 // Scenario names, in the order Run measures them.
 const (
-	ScenarioSeed    = "seed"    // seed a fresh standby from a loaded primary
-	ScenarioLag     = "lag"     // replication lag under steady setData load
-	ScenarioBacklog = "backlog" // apply a journal backlog against the standby's own ceiling
+	ScenarioSeed       = "seed"       // seed a fresh standby from a loaded primary
+	ScenarioLag        = "lag"        // replication lag under steady setData load
+	ScenarioCeiling    = "ceiling"    // replication lag at the primary's own write ceiling
+	ScenarioBacklog    = "backlog"    // apply a journal backlog against the standby's own ceiling
+	ScenarioSwitchover = "switchover" // planned switchover drills under a client's load
+	ScenarioPromote    = "promote"    // promote after the active site is killed
 )
 
 // AllScenarios lists every scenario Run knows.
-var AllScenarios = []string{ScenarioSeed, ScenarioLag, ScenarioBacklog}
+var AllScenarios = []string{ScenarioSeed, ScenarioLag, ScenarioCeiling, ScenarioBacklog, ScenarioSwitchover, ScenarioPromote}
 
 // Config says what to measure and how big.
 type Config struct {
@@ -40,10 +43,23 @@ type Config struct {
 	ProbeNodes    int
 	ProbeEvery    time.Duration
 
+	// The primary's write ceiling is searched from CeilingStart sets/s up by
+	// half each CeilingStep; the load at it runs for CeilingDuration.
+	CeilingStart    int
+	CeilingStep     time.Duration
+	CeilingDuration time.Duration
+
 	// Backlog update events are built in the journal while the standby's daemon
 	// is stopped, written at BacklogRate setData/s.
 	Backlog     int
 	BacklogRate int
+
+	// Drills switchovers run while a client following the active site sets
+	// DrillPaths leaves at DrillRate sets/s; the promote scenario runs under
+	// the same client, after them.
+	Drills     int
+	DrillRate  int
+	DrillPaths int
 
 	// SerialCopy enables the serial copier; past SerialCap it is stopped and its
 	// time reported as a lower bound.
@@ -67,6 +83,10 @@ type Config struct {
 	// Timeout bounds each wait for a mirror to catch up.
 	Timeout time.Duration
 
+	// SourceProcess runs the active site's daemon as a `zkdr run` child
+	// process during the seed, so the source's resident memory is its own
+	// (VmHWM), not the bench's. Only the seed scenario can use it.
+	SourceProcess bool
 	// DaemonLogLevel is the level of the zkdr daemons' log in the work
 	// directory (zkdr.log); "" means info.
 	DaemonLogLevel string
@@ -77,24 +97,30 @@ type Config struct {
 // DefaultConfig is the full run of `make bench`.
 func DefaultConfig() Config {
 	return Config{
-		Label:         "full",
-		Scenarios:     slices.Clone(AllScenarios),
-		Nodes:         100_000,
-		Fanout:        1000,
-		DataSize:      100,
-		Root:          "/bench",
-		ChurnRate:     6000,
-		ChurnDuration: 60 * time.Second,
-		ProbeNodes:    50,
-		ProbeEvery:    50 * time.Millisecond,
-		Backlog:       500_000,
-		BacklogRate:   12_000,
-		SerialCopy:    true,
-		SerialCap:     5 * time.Minute,
-		CuratorMirror: true,
-		PeersDir:      "../shared/peers",
-		SyncAlways:    true,
-		Timeout:       15 * time.Minute,
+		Label:           "full",
+		Scenarios:       slices.Clone(AllScenarios),
+		Nodes:           100_000,
+		Fanout:          1000,
+		DataSize:        100,
+		Root:            "/bench",
+		ChurnRate:       6000,
+		ChurnDuration:   60 * time.Second,
+		ProbeNodes:      50,
+		ProbeEvery:      50 * time.Millisecond,
+		CeilingStart:    8000,
+		CeilingStep:     5 * time.Second,
+		CeilingDuration: 60 * time.Second,
+		Backlog:         500_000,
+		Drills:          5,
+		DrillRate:       2000,
+		DrillPaths:      2000,
+		BacklogRate:     12_000,
+		SerialCopy:      true,
+		SerialCap:       5 * time.Minute,
+		CuratorMirror:   true,
+		PeersDir:        "../shared/peers",
+		SyncAlways:      true,
+		Timeout:         15 * time.Minute,
 	}
 }
 
@@ -104,6 +130,8 @@ func QuickConfig() Config {
 	c.Label = "quick"
 	c.Nodes = 10_000
 	c.ChurnDuration = 10 * time.Second
+	c.CeilingStep = 3 * time.Second
+	c.CeilingDuration = 25 * time.Second
 	c.Backlog = 50_000
 	c.SerialCap = time.Minute
 	c.Timeout = 5 * time.Minute
@@ -119,6 +147,7 @@ func LargeConfig() Config {
 	c.Nodes = 1_000_000
 	c.SerialCopy = false
 	c.CuratorMirror = false
+	c.SourceProcess = true
 	c.Timeout = 60 * time.Minute
 	return c
 }
@@ -163,8 +192,20 @@ func (c Config) Validate() error {
 			return fmt.Errorf("bench: %d probe nodes in a tree of %d", c.ProbeNodes, c.Nodes)
 		}
 	}
+	if c.wants(ScenarioCeiling) && (c.CeilingStart < 1 || c.CeilingStep <= 0 || c.CeilingDuration < 20*time.Second) {
+		return fmt.Errorf("bench: the ceiling scenario needs a start rate, a step and at least 20 s of load")
+	}
 	if c.wants(ScenarioBacklog) && (c.Backlog < 1 || c.BacklogRate < 1) {
 		return fmt.Errorf("bench: the backlog scenario needs a backlog size and a rate")
+	}
+	if (c.wants(ScenarioSwitchover) || c.wants(ScenarioPromote)) && (c.DrillRate < 1 || c.DrillPaths < 32) {
+		return fmt.Errorf("bench: the drills need a rate and at least 32 leaves to write")
+	}
+	if c.wants(ScenarioSwitchover) && c.Drills < 1 {
+		return fmt.Errorf("bench: the switchover scenario needs at least one drill")
+	}
+	if c.SourceProcess && (len(c.Scenarios) != 1 || c.Scenarios[0] != ScenarioSeed) {
+		return fmt.Errorf("bench: the source runs as a process only when the seed is the only scenario")
 	}
 	if c.SerialCopy && c.SerialCap <= 0 {
 		return fmt.Errorf("bench: the serial copy needs a cap")

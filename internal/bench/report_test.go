@@ -105,3 +105,55 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("thousands: %s", got)
 	}
 }
+
+func TestFailoverAndCeilingRows(t *testing.T) {
+	r := &Report{Setup: Setup{Nodes: 1_000_000, DataSize: 100},
+		Seed: &SeedResult{Zkdr: 90 * time.Second, Parallel: 300 * time.Second, SourceRSSMB: 350},
+		Ceiling: &CeilingScenario{WriteCeiling: 9000, Duration: time.Minute,
+			Zkdr:    &CeilingLag{Lag: LagResult{Samples: 500, P99: 1500 * time.Millisecond}, Growth: Growth{Samples: 100, Sent: 200, Slope: 0.01}},
+			Curator: &CeilingLag{Lag: LagResult{Samples: 50, P99: 20 * time.Second}, Growth: Growth{Samples: 3, Sent: 200, Grows: true}}},
+		Switchover: &SwitchoverResult{Rate: 2000, Drills: []Drill{
+			{Window: time.Second}, {Window: 3 * time.Second}, {Window: 1500 * time.Millisecond, Lost: 1}}},
+		Promote: &PromoteResult{ToWrite: 9 * time.Second, Drain: 3 * time.Second, AfterDrain: 6 * time.Second},
+	}
+	r.buildRows()
+	find := func(prefix string) Row {
+		for _, row := range r.Rows {
+			if strings.HasPrefix(row.Scenario, prefix) {
+				return row
+			}
+		}
+		t.Fatalf("no row %q in %+v", prefix, r.Rows)
+		return Row{}
+	}
+	// 90 s is within 100 s, but 350 MB is over 300 MB.
+	if row := find("seed a standby: 1,000,000"); row.Verdict != "missed" || !strings.Contains(row.Zkdr, "350 MB") {
+		t.Errorf("large seed: %+v", row)
+	}
+	if row := find("lag at the primary's write ceiling"); row.Verdict != "met" || !strings.Contains(row.Peers, "falling behind (3 of 200") {
+		t.Errorf("ceiling: %+v", row)
+	}
+	if row := find("switchover drill"); row.Verdict != "missed" || !strings.Contains(row.Zkdr, "median 1500 ms") || !strings.Contains(row.Zkdr, "RPO 0 in 2 of 3") {
+		t.Errorf("switchover: %+v", row)
+	}
+	if row := find("promote after killing"); row.Verdict != "missed" {
+		t.Errorf("promote: %+v", row)
+	}
+}
+
+func TestGrowth(t *testing.T) {
+	end := time.Now()
+	steady, growing := &lagTracker{seen: map[int64]time.Duration{}}, &lagTracker{seen: map[int64]time.Duration{}}
+	for i := range 200 {
+		at := end.Add(-20*time.Second + time.Duration(i)*100*time.Millisecond)
+		steady.sent, growing.sent = append(steady.sent, at), append(growing.sent, at)
+		steady.seen[at.UnixNano()] = 200*time.Millisecond + time.Duration(i%3)*10*time.Millisecond
+		growing.seen[at.UnixNano()] = time.Duration(i) * 50 * time.Millisecond // half a second per second
+	}
+	if g := steady.growth(end, 20*time.Second); g.Grows || g.Samples != 200 || g.Sent != 200 {
+		t.Errorf("steady: %+v", g)
+	}
+	if g := growing.growth(end, 20*time.Second); !g.Grows || g.Slope < 0.4 {
+		t.Errorf("growing: %+v", g)
+	}
+}

@@ -23,7 +23,8 @@ type Runner struct {
 	zb      *zkbench
 	east    *zkserver.Cluster
 	rep     *Report
-	westSeq int // numbers the fresh standbys
+	zkdrBin string // the zkdr command, built when a daemon runs as a process
+	westSeq int    // numbers the fresh standbys
 }
 
 // New validates cfg; it starts nothing.
@@ -104,6 +105,15 @@ func (r *Runner) run(ctx context.Context) (err error) {
 	if _, took, err := parseLoad(out); err == nil {
 		r.rep.Setup.LoadTook = took
 	}
+	if r.cfg.wants(ScenarioCeiling) {
+		r.log.Info("measuring the primary's write ceiling")
+		c, steps, err := r.writeCeiling(ctx)
+		if err != nil {
+			return fmt.Errorf("primary write ceiling: %w", err)
+		}
+		r.rep.Ceiling = &CeilingScenario{WriteCeiling: c, Steps: steps, Duration: r.cfg.CeilingDuration}
+		r.log.Info("primary write ceiling", "sets-per-s", int(c))
+	}
 	if r.cfg.wants(ScenarioSeed) {
 		r.rep.Seed = &SeedResult{}
 		if err := r.seedCopies(ctx); err != nil {
@@ -113,7 +123,7 @@ func (r *Runner) run(ctx context.Context) (err error) {
 	if r.cfg.wants(ScenarioLag) {
 		r.rep.Lag = &LagScenario{}
 	}
-	if r.cfg.CuratorMirror && (r.cfg.wants(ScenarioSeed) || r.cfg.wants(ScenarioLag)) {
+	if r.cfg.CuratorMirror && (r.cfg.wants(ScenarioSeed) || r.cfg.wants(ScenarioLag) || r.cfg.wants(ScenarioCeiling)) {
 		if err := r.curatorPhase(ctx); err != nil {
 			r.problem("curator-mirror: %v", err)
 		}

@@ -91,19 +91,34 @@ func (r *Runner) curatorPhase(ctx context.Context) error {
 		r.rep.Seed.Curator = equal.Sub(start)
 		r.log.Info("curator-mirror seeded", "took", r.rep.Seed.Curator)
 	}
-	if !r.cfg.wants(ScenarioLag) {
-		return nil
+	if r.cfg.wants(ScenarioLag) {
+		churn, lag, err := r.underLoad(ctx, west.ConnectString(), r.cfg.ChurnRate, r.cfg.ChurnDuration)
+		if err != nil {
+			return err
+		}
+		r.rep.Lag.Curator, r.rep.Lag.CuratorChurn = &lag, &churn
+		r.rep.Lag.CuratorRSSMB = rssMB(m.cmd.Process.Pid)
+		// A mirror that has not caught up a few seconds after the load stopped
+		// has fallen behind; its probe figures then miss the probes still queued.
+		if ok, _, err := r.zb.diff(ctx, r.eastAddr(), west.ConnectString(), r.cfg.Root); err == nil && !ok {
+			r.rep.Lag.CuratorBehind = true
+		}
 	}
-	churn, lag, err := r.underLoad(ctx, west.ConnectString())
-	if err != nil {
-		return err
-	}
-	r.rep.Lag.Curator, r.rep.Lag.CuratorChurn = &lag, &churn
-	r.rep.Lag.CuratorRSSMB = rssMB(m.cmd.Process.Pid)
-	// A mirror that has not caught up a few seconds after the load stopped
-	// has fallen behind; its probe figures then miss the probes still queued.
-	if ok, _, err := r.zb.diff(ctx, r.eastAddr(), west.ConnectString(), r.cfg.Root); err == nil && !ok {
-		r.rep.Lag.CuratorBehind = true
+	if r.cfg.wants(ScenarioCeiling) && r.rep.Ceiling != nil {
+		// Start in step, so the trend is the ceiling load's own.
+		var note string
+		if _, err := r.zb.waitEqual(ctx, r.eastAddr(), west.ConnectString(), r.cfg.Root, 3*time.Minute); err != nil {
+			note = "still behind the earlier load when this one started"
+		}
+		res, err := r.atCeiling(ctx, west.ConnectString())
+		if err != nil {
+			return err
+		}
+		res.Note = note
+		if ok, _, err := r.zb.diff(ctx, r.eastAddr(), west.ConnectString(), r.cfg.Root); err == nil && !ok {
+			res.Behind = true
+		}
+		r.rep.Ceiling.Curator = res
 	}
 	return nil
 }
@@ -114,11 +129,34 @@ func (r *Runner) curatorPhase(ctx context.Context) error {
 func (r *Runner) zkdrSeed(ctx context.Context, p *zkdrPair) (applied, equal time.Duration, err error) {
 	stopProfile := profile(r.cfg.CPUProfileDir, "seed", r.log)
 	defer stopProfile()
+	var child *childDaemon
+	var mem *memWatch
+	if r.cfg.SourceProcess {
+		bin, err := buildZkdr(ctx, r.dir)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer func() {
+			if mem != nil && r.rep.Seed != nil {
+				r.rep.Seed.SourceRSSMB = mem.end()
+			}
+			if child != nil {
+				child.stop()
+			}
+		}()
+		r.zkdrBin = bin
+	}
 	start := time.Now()
 	if err := p.start("west"); err != nil {
 		return 0, 0, err
 	}
-	if err := p.start("east"); err != nil {
+	if r.cfg.SourceProcess {
+		c, err := p.startChild(r.zkdrBin, r.dir, "east")
+		if err != nil {
+			return 0, 0, err
+		}
+		child, mem = c, watchMemory(c.cmd.Process.Pid)
+	} else if err := p.start("east"); err != nil {
 		return 0, 0, err
 	}
 	// The snapshot is in when the checkpoint is out of it and has counted the
@@ -127,6 +165,11 @@ func (r *Runner) zkdrSeed(ctx context.Context, p *zkdrPair) (applied, equal time
 	err = pollUntil(ctx, r.cfg.Timeout, 20*time.Millisecond, func() bool {
 		if cpErr = p.failed(); cpErr != nil {
 			return true
+		}
+		if child != nil {
+			if cpErr = child.exited(); cpErr != nil {
+				return true
+			}
 		}
 		cp, err := p.checkpoint(ctx)
 		if err != nil || cp.Snapshot != nil || cp.Seq == 0 {

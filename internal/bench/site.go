@@ -68,11 +68,20 @@ type zkdrPair struct {
 	daemons            map[string]*daemon
 	log                hclog.Logger
 	eastConn, westConn *zk.Conn
+	active             string // the active site as the bench last made it
+}
+
+// standbyName is the site that is not active.
+func (p *zkdrPair) standbyName() string {
+	if p.active == "west" {
+		return "east"
+	}
+	return "west"
 }
 
 // newZkdrPair starts NATS for both sites around existing ensembles.
 func newZkdrPair(ctx context.Context, dir string, east, west *zkserver.Cluster, syncAlways bool, logger hclog.Logger) (*zkdrPair, error) {
-	p := &zkdrPair{east: east, west: west, cfg: map[string]*configs.Config{}, daemons: map[string]*daemon{}, log: logger}
+	p := &zkdrPair{east: east, west: west, cfg: map[string]*configs.Config{}, daemons: map[string]*daemon{}, log: logger, active: "east"}
 	var err error
 	p.natsEast, err = natsserver.Start(natsserver.Config{Site: "east", SyncAlways: syncAlways,
 		StoreDir: filepath.Join(dir, "nats-east"), Logger: logger.Named("nats-east")})
