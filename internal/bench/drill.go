@@ -344,7 +344,7 @@ func (r *Runner) promoteAfterLoss(ctx context.Context, p *zkdrPair, w *drillWrit
 	}
 	res.ToWrite = first.Sub(start)
 	for _, s := range rep.Steps {
-		res.Steps = append(res.Steps, fmt.Sprintf("%s %s", s.Name, s.Took))
+		res.Steps = append(res.Steps, fmt.Sprintf("%s %s", s.Name, time.Duration(s.Took).Round(time.Millisecond)))
 		if s.Name == "drain" {
 			res.Drain = time.Duration(s.Took)
 		}

@@ -22,6 +22,9 @@ type Machine struct {
 	ZooKeeper   string `json:"zookeeper_version"`
 	Java        string `json:"java,omitempty"`
 	LoadAverage string `json:"load_average_at_start,omitempty"`
+	// LoadDuring sums up the one-minute load average sampled through the run.
+	LoadDuring string `json:"load_average_during,omitempty"`
+	CPUModel   string `json:"cpu_model,omitempty"`
 }
 
 // describeMachine gathers Machine; zkAddr is a running ZooKeeper to ask its version.
@@ -33,6 +36,14 @@ func describeMachine(ctx context.Context, zkAddr string) Machine {
 			if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
 				kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 				m.MemoryMB = kb / 1024
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
 			}
 		}
 	}

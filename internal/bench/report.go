@@ -224,8 +224,9 @@ func (r *Report) promoteRow() Row {
 		return Row{Scenario: "promote after killing the active site", Zkdr: notMeasured, Target: target}
 	}
 	return Row{Scenario: "promote after killing the active site",
-		Zkdr: fmt.Sprintf("%s from the command to a client's write on the new site (drain %s, so %s after it); steps %s",
-			secs(pr.ToWrite), secs(pr.Drain), secs(pr.AfterDrain), strings.Join(pr.Steps, ", ")),
+		Zkdr: fmt.Sprintf("%s from the command to a client's write on the new site (drain %s, so %s after it); steps %s; "+
+			"%d acknowledged writes lost (the report gave a data-loss window of %s)",
+			secs(pr.ToWrite), secs(pr.Drain), secs(pr.AfterDrain), strings.Join(pr.Steps, ", "), pr.Lost, secs(pr.DataLossWindow)),
 		Peers: "—", Target: target, Verdict: verdict(pr.AfterDrain <= 5*time.Second)}
 }
 
@@ -241,11 +242,19 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "### zkdr benchmarks (%s run, %s)\n\n", r.Label, r.Started.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Machine: %d CPUs, %s MB memory, %s", m.CPUs, thousands(m.MemoryMB), m.OS)
+	fmt.Fprintf(&b, "Machine: %d CPUs", m.CPUs)
+	if m.CPUModel != "" {
+		fmt.Fprintf(&b, " (%s)", m.CPUModel)
+	}
+	fmt.Fprintf(&b, ", %s MB memory, %s", thousands(m.MemoryMB), m.OS)
 	if m.Kernel != "" {
 		fmt.Fprintf(&b, " (Linux %s)", m.Kernel)
 	}
-	fmt.Fprintf(&b, ", %s, ZooKeeper %s, load average at start %s.\n", m.GoVersion, m.ZooKeeper, m.LoadAverage)
+	fmt.Fprintf(&b, ", %s, ZooKeeper %s, load average at start %s", m.GoVersion, m.ZooKeeper, m.LoadAverage)
+	if m.LoadDuring != "" {
+		fmt.Fprintf(&b, ", during the run %s", m.LoadDuring)
+	}
+	b.WriteString(".\n")
 	fmt.Fprintf(&b, "Both ensembles standalone on loopback; NATS embedded in the bench process (sync always: %t); "+
 		"zkdr daemons in-process. Run took %s.\n\n", r.Setup.SyncAlways, r.Took.Round(time.Second))
 	b.WriteString("| scenario | zkdr | peers (same run) | ratio | target | |\n| --- | --- | --- | --- | --- | --- |\n")

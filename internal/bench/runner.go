@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -53,7 +54,9 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if r.cfg.wants(ScenarioBacklog) {
 		r.rep.Setup.Backlog = r.cfg.Backlog
 	}
+	stopLoad := r.sampleLoad()
 	err := r.run(ctx)
+	stopLoad()
 	r.rep.Took = time.Since(start)
 	r.rep.buildRows()
 	return r.rep, err
@@ -158,4 +161,36 @@ func (r *Runner) daemonLogger() hclog.Logger {
 		level = hclog.Info
 	}
 	return hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: level, Output: f, TimeFormat: "15:04:05.000"})
+}
+
+// sampleLoad records the one-minute load average every 10 s until the
+// returned func is called, into the report's machine description: the
+// machine may be shared, and the figures mean more with its load beside them.
+func (r *Runner) sampleLoad() func() {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var samples []float64
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			if v, err := strconv.ParseFloat(loadAverage(), 64); err == nil {
+				samples = append(samples, v)
+			}
+			select {
+			case <-stop:
+				if len(samples) > 0 {
+					sum := 0.0
+					for _, v := range samples {
+						sum += v
+					}
+					r.rep.Machine.LoadDuring = fmt.Sprintf("mean %.1f, max %.1f over %d samples",
+						sum/float64(len(samples)), slices.Max(samples), len(samples))
+				}
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
 }
