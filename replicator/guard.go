@@ -94,9 +94,14 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 	if err != nil {
 		return 0, err
 	}
-	switch {
-	case ok && have.FirstSeq == g.FirstSeq && have.Stream == g.Stream && have.State == GuardReleased:
+	if ok && have.FirstSeq == g.FirstSeq && have.Stream == g.Stream && have.State == GuardReleased {
 		return v, nil
+	}
+	// Status shows the pause before the guard node does, so whoever sees the
+	// node paused finds the daemon's status paused too.
+	a.setGuard(&g)
+	defer a.setGuard(nil)
+	switch {
 	case ok && have.FirstSeq == g.FirstSeq && have.Stream == g.Stream:
 		// Paused before a restart: keep waiting on the same node.
 	default:
@@ -112,8 +117,6 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 	a.log.Warn("delete guard paused the applier; run `zkdr guard release` to proceed",
 		"deletes", g.Deletes, "replicated-nodes", g.Replicated, "share", g.Share,
 		"first-seq", g.FirstSeq, "last-seq", g.LastSeq, "sample", g.Sample)
-	a.setGuard(&g)
-	defer a.setGuard(nil)
 	for {
 		data, st, ch, err := conn.GetW(GuardPath)
 		if errors.Is(err, zk.ErrNoNode) {
