@@ -22,7 +22,8 @@ type CeilingStep struct {
 
 // writeCeiling finds the primary's own setData ceiling with no mirror running:
 // zkbench churn at rising rates until the achieved rate stays under 90 % of
-// the offered one; the ceiling is the best achieved rate.
+// the offered one and no longer rises by 5 % a step; the ceiling is the best
+// achieved rate.
 func (r *Runner) writeCeiling(ctx context.Context) (float64, []CeilingStep, error) {
 	var steps []CeilingStep
 	best := 0.0
@@ -41,8 +42,10 @@ func (r *Runner) writeCeiling(ctx context.Context) (float64, []CeilingStep, erro
 		s := CeilingStep{Offered: offered, Achieved: float64(c.Sets) / time.Since(start).Seconds()}
 		steps = append(steps, s)
 		r.log.Info("write ceiling step", "offered", offered, "achieved", int(s.Achieved), "errors", c.Errors)
+		saturated := s.Achieved < 0.9*float64(offered)
+		rising := s.Achieved > 1.05*best
 		best = max(best, s.Achieved)
-		if s.Achieved < 0.9*float64(offered) {
+		if saturated && !rising {
 			break
 		}
 	}
