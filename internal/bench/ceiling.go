@@ -56,9 +56,14 @@ func (r *Runner) writeCeiling(ctx context.Context) (float64, []CeilingStep, erro
 // least-squares line through (send time, lag) of the probes sent in it.
 type Growth struct {
 	Window time.Duration `json:"window_ns"`
-	// Sent probes were written in the window; Samples of them arrived.
-	Sent    int `json:"sent"`
-	Samples int `json:"samples"`
+	// Sent probes were written in the window; Samples of them arrived. A
+	// mirror that reads a node after its change notification (zkdr's source,
+	// Curator's cache) shows only the newest of close writes, so Samples
+	// counts against nothing; Unseen is how long before the end of the load
+	// the newest probe that arrived was sent.
+	Sent    int           `json:"sent"`
+	Samples int           `json:"samples"`
+	Unseen  time.Duration `json:"unseen_ns"`
 	// Slope is seconds of lag gained per second of load; First and Last are
 	// the line's lag at the window's ends.
 	Slope float64       `json:"slope"`
@@ -71,6 +76,10 @@ type Growth struct {
 // lag gained over a 20 s window, far above the noise of a mirror in step and
 // far below a mirror falling behind (which gains about a second per second).
 const growthLimit = 0.025
+
+// unseenLimit: a mirror that showed nothing sent in the last 5 s of the load
+// within 3 s after it is behind by more than the trend can tell.
+const unseenLimit = 5 * time.Second
 
 // lagTracker writes timestamps into a few nodes of its own under the primary's
 // root and watches them on the standby: unlike zkbench probe it keeps every
@@ -200,10 +209,15 @@ func (t *lagTracker) growth(end time.Time, window time.Duration) Growth {
 			g.Sent++
 		}
 	}
-	// A mirror in step sees nearly every timestamp; one that misses most of
-	// them is far behind.
+	newest := from
+	for sent := range t.seen {
+		if at := time.Unix(0, sent); at.After(newest) && !at.After(end) {
+			newest = at
+		}
+	}
+	g.Unseen = end.Sub(newest)
 	if len(xs) < 2 {
-		g.Grows = g.Samples < g.Sent/2
+		g.Grows = true // nothing sent in the window showed: far behind
 		return g
 	}
 	var sx, sy, sxx, sxy float64
@@ -222,7 +236,7 @@ func (t *lagTracker) growth(end time.Time, window time.Duration) Growth {
 	icept := (sy - g.Slope*sx) / n
 	g.First = time.Duration(icept * float64(time.Second))
 	g.Last = time.Duration((icept + g.Slope*window.Seconds()) * float64(time.Second))
-	g.Grows = g.Slope > growthLimit || g.Samples < g.Sent/2
+	g.Grows = g.Slope > growthLimit || g.Unseen > unseenLimit
 	return g
 }
 

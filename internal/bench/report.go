@@ -344,10 +344,10 @@ func (r *Report) ceilingRow() Row {
 func ceilingText(c *CeilingLag) string {
 	s := lagText(c.Lag) + fmt.Sprintf(" (churn %.0f/s); last %s: ", c.Churn.Rate, c.Growth.Window)
 	switch {
-	case c.Growth.Grows && c.Growth.Samples < c.Growth.Sent/2:
-		s += fmt.Sprintf("falling behind (%d of %d probes arrived)", c.Growth.Samples, c.Growth.Sent)
 	case c.Growth.Samples < 2:
-		s += "no trend (too few probes arrived)"
+		s += fmt.Sprintf("falling behind (%d of %d probes arrived)", c.Growth.Samples, c.Growth.Sent)
+	case c.Growth.Grows && c.Growth.Unseen > unseenLimit:
+		s += fmt.Sprintf("falling behind (nothing sent in its last %s arrived)", ms(c.Growth.Unseen))
 	case c.Growth.Grows:
 		s += fmt.Sprintf("grows %s → %s", ms(c.Growth.First), ms(c.Growth.Last))
 	default:

@@ -111,7 +111,7 @@ func TestFailoverAndCeilingRows(t *testing.T) {
 		Seed: &SeedResult{Zkdr: 90 * time.Second, Parallel: 300 * time.Second, SourceRSSMB: 350},
 		Ceiling: &CeilingScenario{WriteCeiling: 9000, Duration: time.Minute,
 			Zkdr:    &CeilingLag{Lag: LagResult{Samples: 500, P99: 1500 * time.Millisecond}, Growth: Growth{Samples: 100, Sent: 200, Slope: 0.01}},
-			Curator: &CeilingLag{Lag: LagResult{Samples: 50, P99: 20 * time.Second}, Growth: Growth{Samples: 3, Sent: 200, Grows: true}}},
+			Curator: &CeilingLag{Lag: LagResult{Samples: 50, P99: 20 * time.Second}, Growth: Growth{Samples: 1, Sent: 200, Grows: true}}},
 		Switchover: &SwitchoverResult{Rate: 2000, Drills: []Drill{
 			{Window: time.Second}, {Window: 3 * time.Second}, {Window: 1500 * time.Millisecond, Lost: 1}}},
 		Promote: &PromoteResult{ToWrite: 9 * time.Second, Drain: 3 * time.Second, AfterDrain: 6 * time.Second},
@@ -130,7 +130,7 @@ func TestFailoverAndCeilingRows(t *testing.T) {
 	if row := find("seed a standby: 1,000,000"); row.Verdict != "missed" || !strings.Contains(row.Zkdr, "350 MB") {
 		t.Errorf("large seed: %+v", row)
 	}
-	if row := find("lag at the primary's write ceiling"); row.Verdict != "met" || !strings.Contains(row.Peers, "falling behind (3 of 200") {
+	if row := find("lag at the primary's write ceiling"); row.Verdict != "met" || !strings.Contains(row.Peers, "falling behind (1 of 200") {
 		t.Errorf("ceiling: %+v", row)
 	}
 	if row := find("switchover drill"); row.Verdict != "missed" || !strings.Contains(row.Zkdr, "median 1500 ms") || !strings.Contains(row.Zkdr, "RPO 0 in 2 of 3") {
