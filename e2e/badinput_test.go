@@ -163,7 +163,7 @@ func TestUnreachableAtStart(t *testing.T) {
 	phase2 := time.Now()
 	before := strings.Count(logFile(), "\n")
 	natsLines := func() int { return linesWith(logFile()[len(zkLog):], natsAddr) }
-	waitFor(t, time.Minute, "the log to name the unreachable NATS server", func() bool { return natsLines() >= 1 })
+	waitFor(t, 3*time.Minute, "the log to name the unreachable NATS server", func() bool { return natsLines() >= 1 })
 	holdFor(t, phase2.Add(10*time.Second))
 	alive("while NATS is down")
 	noSecret()

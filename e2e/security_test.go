@@ -256,7 +256,9 @@ func TestWrongCredentials(t *testing.T) {
 	}{
 		{"wrong password", nil, "ZKDR_E2E_NATS_PASSWORD=wrong-pw-T5b1", "authorization violation"},
 		{"unknown CA", func(c *configs.Config) { c.NATS.TLS.CAFile = other.CAFile }, "", "certificate"},
-		{"no client certificate", func(c *configs.Config) { c.NATS.TLS.CertFile, c.NATS.TLS.KeyFile = "", "" }, "", "certificate"},
+		// TLS 1.3 reports the server's refusal as an alert or as a closed
+		// connection after the handshake, depending on timing.
+		{"no client certificate", func(c *configs.Config) { c.NATS.TLS.CertFile, c.NATS.TLS.KeyFile = "", "" }, "", "tls"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

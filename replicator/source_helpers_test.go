@@ -266,8 +266,17 @@ func createChildren(t testing.TB, conn *zk.Conn, parent string, n, size int) {
 		if len(ops) == 0 {
 			return
 		}
-		if _, err := conn.Multi(ops...); err != nil {
-			t.Fatalf("multi create under %s: %v", parent, err)
+		// A Multi is all or nothing: after a lost connection it is sent
+		// again, and "node exists" then means the first one went through.
+		for attempt := 0; ; attempt++ {
+			_, err := conn.Multi(ops...)
+			if err == nil || attempt > 0 && errors.Is(err, zk.ErrNodeExists) {
+				break
+			}
+			if attempt == 20 || !errors.Is(err, zk.ErrConnectionClosed) && !errors.Is(err, zk.ErrSessionExpired) {
+				t.Fatalf("multi create under %s: %v", parent, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 		ops = ops[:0]
 	}
