@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/replicator"
 )
 
 // drillWriter is a client that follows the active site (failover.Connect, as
@@ -226,9 +227,12 @@ type Drill struct {
 	Took     time.Duration `json:"took_ns"`
 	// Lost is how many leaves the new active site holds older than their
 	// newest acknowledged write: the RPO in writes (0 is RPO 0).
-	Lost     int    `json:"lost"`
-	Verified bool   `json:"verified"`
-	Error    string `json:"error,omitempty"`
+	Lost int `json:"lost"`
+	// StandbyReady is how long the bench waited before the drill for the
+	// standby's lag to come under half of max_lag_for_switchover.
+	StandbyReady time.Duration `json:"standby_ready_ns"`
+	Verified     bool          `json:"verified"`
+	Error        string        `json:"error,omitempty"`
 }
 
 // SwitchoverResult is the switchover scenario.
@@ -252,12 +256,19 @@ func (r *Runner) switchovers(ctx context.Context, p *zkdrPair, w *drillWriter) (
 		}
 		time.Sleep(2 * time.Second)
 		res.Achieved = max(res.Achieved, w.rate(2*time.Second))
-		r.log.Info("switchover drill", "n", i+1, "from", active, "to", standby)
+		// After a switchover the new standby applies the new active site's
+		// snapshot first (the whole tree) before its watermark moves; the
+		// preflight refuses a standby further behind than max_lag_for_switchover.
+		ready, err := r.waitStandbyLag(ctx, p, standby, p.cfg[active].Failover.MaxLagForSwitchover/2)
+		if err != nil {
+			return res, fmt.Errorf("drill %d: %w", i+1, err)
+		}
+		r.log.Info("switchover drill", "n", i+1, "from", active, "to", standby, "standby-ready-after", ready)
 		opts := failover.DefaultSwitchoverOptions()
 		opts.Logger = p.log.Named("switchover")
 		start := time.Now()
 		rep, err := failover.Switchover(ctx, p.cfg[active], opts)
-		d := Drill{From: active, To: standby}
+		d := Drill{From: active, To: standby, StandbyReady: ready}
 		if rep != nil {
 			d.Reported, d.Took, d.Verified = time.Duration(rep.WriteUnavailable), time.Duration(rep.Took), rep.Verified
 		}
@@ -373,4 +384,22 @@ func median(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// waitStandbyLag waits until site's applier checkpoint has a watermark newer
+// than maxLag and returns how long that took.
+func (r *Runner) waitStandbyLag(ctx context.Context, p *zkdrPair, site string, maxLag time.Duration) (time.Duration, error) {
+	conn := p.westConn
+	if site == "east" {
+		conn = p.eastConn
+	}
+	start := time.Now()
+	err := pollUntil(ctx, r.cfg.Timeout, 200*time.Millisecond, func() bool {
+		cp, err := replicator.ReadCheckpoint(ctx, conn)
+		return err == nil && time.Since(cp.WatermarkAt()) < maxLag
+	})
+	if err != nil {
+		return 0, fmt.Errorf("standby %s lag not under %s: %w", site, maxLag, err)
+	}
+	return time.Since(start), nil
 }
