@@ -47,8 +47,17 @@ func run(ctx context.Context, args []string) error {
 	keep := fs.Bool("keep", false, "keep the work directory (servers' data and logs)")
 	verbose := fs.Bool("v", false, "debug logs")
 	daemonLog := fs.String("daemon-log", "info", "level of the zkdr daemons' log (zkdr.log in the work directory)")
+	render := fs.String("render", "", "print the table of a stored JSON result with the current rules, and measure nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *render != "" {
+		rep, err := bench.ReadJSON(*render)
+		if err != nil {
+			return err
+		}
+		fmt.Println(rep.Markdown())
+		return nil
 	}
 	cfg, err := bench.Preset(*preset)
 	if err != nil {

@@ -196,9 +196,11 @@ func (r *Report) switchoverRow() Row {
 	}
 	row := Row{Scenario: fmt.Sprintf("switchover drill under %s sets/s, %d times", thousands(s.Rate), len(s.Drills)), Peers: "—", Target: target}
 	var client, reported []time.Duration
+	var failed []string
 	rpo0 := 0
-	for _, d := range s.Drills {
+	for i, d := range s.Drills {
 		if d.Error != "" {
+			failed = append(failed, fmt.Sprintf("drill %d failed: %s", i+1, d.Error))
 			continue
 		}
 		client, reported = append(client, d.Window), append(reported, d.Reported)
@@ -212,8 +214,11 @@ func (r *Report) switchoverRow() Row {
 		return row
 	}
 	row.Zkdr = fmt.Sprintf("client's window median %s (%s–%s), zkdr's own figure median %s; RPO 0 in %d of %d (client %.0f sets/s)",
-		ms(median(client)), ms(slices.Min(client)), ms(slices.Max(client)), ms(median(reported)), rpo0, len(s.Drills), s.Achieved)
-	row.Verdict = verdict(median(client) <= 2*time.Second && rpo0 == len(s.Drills))
+		ms(median(client)), ms(slices.Min(client)), ms(slices.Max(client)), ms(median(reported)), rpo0, len(client), s.Achieved)
+	if len(failed) > 0 {
+		row.Zkdr += "; " + strings.Join(failed, "; ")
+	}
+	row.Verdict = verdict(median(client) <= 2*time.Second && rpo0 == len(client) && len(failed) == 0)
 	return row
 }
 
@@ -360,4 +365,19 @@ func ceilingText(c *CeilingLag) string {
 		s += " (" + c.Note + ")"
 	}
 	return s
+}
+
+// ReadJSON reads a report WriteJSON wrote and builds its rows again with the
+// current rules.
+func ReadJSON(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	r.buildRows()
+	return &r, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -145,6 +146,10 @@ func (r *Runner) freshWest(name string) (*zkserver.Cluster, error) {
 // problem records something that went wrong without stopping the run.
 func (r *Runner) problem(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	if lines := strings.Split(strings.TrimSpace(msg), "\n"); len(lines) > 2 {
+		// A diff's list of paths: its first line and its summary say enough.
+		msg = strings.TrimSpace(lines[0]) + " ... " + strings.TrimSpace(lines[len(lines)-1])
+	}
 	r.log.Warn("problem", "what", msg)
 	r.rep.Problems = append(r.rep.Problems, msg)
 }
