@@ -505,6 +505,9 @@ func (r *run) settleRefusal(ctx context.Context, err error) error {
 // Multi in flight, the plans of every Multi after the last one applied are taken
 // back and their messages come back at the head of the result.
 func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journal.Message, error) {
+	if err := r.pl.prefetchACLs(ctx, pending, r.committed.Seq, r.a.cfg.WalkConcurrency); err != nil {
+		return pending, err
+	}
 	var b batch
 	from := 0 // pending[from:i] is planned into b, or consumed after it
 	// consumed hands a message that needs no Multi (skipped, or read again for

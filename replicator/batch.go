@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/zkdr/zkdr/journal"
+	"golang.org/x/sync/errgroup"
 )
 
 // step is one part of a message's plan: Multi ops, or one change ZooKeeper
@@ -298,6 +299,73 @@ func createResult(conn *zk.Conn, p string, data []byte, acl []zk.ACL, err error)
 func isUnimplemented(err error) bool {
 	s := err.Error()
 	return s == "unknown error: -6" || s == "unknown error: -5"
+}
+
+// prefetchACLs reads, with up to concurrency reads in flight, the standby's
+// ACL of every node that msgs (those after sequence after) set an ACL on and
+// whose ACL the tree does not know, so ensureACL finds it known instead of
+// reading one node at a time while planning. What it reads is the standby's
+// state and no planned change touches it (a node whose ACL a plan sets or
+// creates is known already), so it is recorded without undo.
+func (pl *planner) prefetchACLs(ctx context.Context, msgs []journal.Message, after uint64, concurrency int) error {
+	var unknown []string
+	seen := map[string]struct{}{}
+	for i := range msgs {
+		if msgs[i].Seq <= after {
+			continue
+		}
+		for j := range msgs[i].Events {
+			ev := &msgs[i].Events[j]
+			switch ev.Kind {
+			case journal.KindCreate, journal.KindUpdate, journal.KindSnapshotNode, journal.KindACL:
+			default:
+				continue
+			}
+			if len(ev.ACL) == 0 {
+				continue
+			}
+			dst, ok := pl.m.toDest(ev.Path)
+			if !ok {
+				continue
+			}
+			if n := pl.tree.get(dst); n == nil || n.aclSum != 0 {
+				continue
+			}
+			if _, dup := seen[dst]; !dup {
+				seen[dst] = struct{}{}
+				unknown = append(unknown, dst)
+			}
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sums := make([]uint64, len(unknown))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(max(concurrency, 1))
+	for i, p := range unknown {
+		g.Go(func() error {
+			acl, _, err := pl.conn.GetACL(p)
+			switch {
+			case err == nil:
+				sums[i] = aclSum(acl)
+			case errors.Is(err, zk.ErrNoNode):
+				// The tree is stale; planning finds out.
+			default:
+				return fmt.Errorf("read acl %s: %w", p, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, p := range unknown {
+		if n := pl.tree.get(p); n != nil && n.aclSum == 0 && sums[i] != 0 {
+			n.aclSum = sums[i]
+		}
+	}
+	return nil
 }
 
 func (pl *planner) ensureACL(mp *msgPlan, p string, n *tnode, acl []zk.ACL) error {
