@@ -308,8 +308,9 @@ func (r *Runner) switchovers(ctx context.Context, p *zkdrPair, w *drillWriter) (
 type PromoteResult struct {
 	Killed string `json:"killed"`
 	// ToWrite is from the promote command to the client's first acknowledged
-	// write on the new active site; Drain is the promotion's drain step, which
-	// depends on the backlog left; AfterDrain is ToWrite without it.
+	// write on the new active site; Drain is from the command to the end of
+	// its drain step (the steps before it wait while the daemon applies), which
+	// depends on the backlog left; AfterDrain is from there to the write.
 	ToWrite    time.Duration `json:"to_write_ns"`
 	Drain      time.Duration `json:"drain_ns"`
 	AfterDrain time.Duration `json:"after_drain_ns"`
@@ -354,13 +355,20 @@ func (r *Runner) promoteAfterLoss(ctx context.Context, p *zkdrPair, w *drillWrit
 		return nil, fmt.Errorf("the client wrote nothing on %s after the promotion: %w", survivor, err)
 	}
 	res.ToWrite = first.Sub(start)
+	// The steps follow each other from the command's start; the daemon
+	// applies the mirror all along, so the drain ends where its step ends
+	// (the attempt to reach the dead peer, before it, overlaps the apply).
+	drained := start
 	for _, s := range rep.Steps {
 		res.Steps = append(res.Steps, fmt.Sprintf("%s %s", s.Name, time.Duration(s.Took).Round(time.Millisecond)))
+		if res.Drain == 0 {
+			drained = drained.Add(time.Duration(s.Took))
+		}
 		if s.Name == "drain" {
-			res.Drain = time.Duration(s.Took)
+			res.Drain = drained.Sub(start)
 		}
 	}
-	res.AfterDrain = res.ToWrite - res.Drain
+	res.AfterDrain = first.Sub(drained)
 	res.DataLossWindow = time.Duration(rep.DataLossWindow)
 	conn := p.westConn
 	if survivor == "east" {

@@ -229,7 +229,7 @@ func (r *Report) promoteRow() Row {
 		return Row{Scenario: "promote after killing the active site", Zkdr: notMeasured, Target: target}
 	}
 	return Row{Scenario: "promote after killing the active site",
-		Zkdr: fmt.Sprintf("%s from the command to a client's write on the new site (drain %s, so %s after it); steps %s; "+
+		Zkdr: fmt.Sprintf("%s from the command to a client's write on the new site (drained %s after the command, the write %s after that); steps %s; "+
 			"%d acknowledged writes lost (the report gave a data-loss window of %s)",
 			secs(pr.ToWrite), secs(pr.Drain), secs(pr.AfterDrain), strings.Join(pr.Steps, ", "), pr.Lost, secs(pr.DataLossWindow)),
 		Peers: "—", Target: target, Verdict: verdict(pr.AfterDrain <= 5*time.Second)}
