@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 export PATH := $(dir $(GO)):$(PATH)
 
 STATICCHECK_VERSION ?= v0.8.2
-FUZZTIME ?= 20s
+FUZZTIME ?= 20000x
 TEST_TIMEOUT ?= 40m
 TEST_PARALLEL ?= 2
 
