@@ -37,6 +37,9 @@ type Setup struct {
 	ChurnDuration time.Duration `json:"churn_duration_ns"`
 	Backlog       int           `json:"backlog"`
 	SyncAlways    bool          `json:"nats_sync_always"`
+	// CuratorMirror says the run included curator-mirror, so a row without
+	// its figure says it has none rather than leaving the cell empty.
+	CuratorMirror bool          `json:"curator_mirror"`
 	LoadTook      time.Duration `json:"load_took_ns"`
 }
 
@@ -109,6 +112,10 @@ type Row struct {
 
 const notMeasured = "not measured yet"
 
+// curatorNone fills a peer cell when curator-mirror ran but gave no figure
+// (it did not seed, so its lag was not measured); the problem line says why.
+const curatorNone = "curator-mirror: no figure (see the problems below)"
+
 // buildRows turns the results into the table's rows, targets included.
 func (r *Report) buildRows() {
 	r.Rows = nil
@@ -128,6 +135,8 @@ func (r *Report) buildRows() {
 		}
 		if s.Curator > 0 {
 			peers = append(peers, "curator-mirror "+secs(s.Curator))
+		} else if r.Setup.CuratorMirror {
+			peers = append(peers, curatorNone)
 		}
 		row.Peers = strings.Join(peers, "; ")
 		ok := true
@@ -167,6 +176,8 @@ func (r *Report) buildRows() {
 			if l.Curator.P99 > 0 {
 				row.Ratio = fmt.Sprintf("p99 %.3f × curator", l.Zkdr.P99.Seconds()/l.Curator.P99.Seconds())
 			}
+		} else if r.Setup.CuratorMirror {
+			row.Peers = curatorNone
 		}
 		row.Verdict = verdict(l.Zkdr.P99 <= 500*time.Millisecond && l.Zkdr.Samples > 0)
 		r.Rows = append(r.Rows, row)
@@ -342,6 +353,8 @@ func (r *Report) ceilingRow() Row {
 		if c.Zkdr != nil && c.Curator.Lag.P99 > 0 && c.Zkdr.Lag.Samples > 0 {
 			row.Ratio = fmt.Sprintf("p99 %.3f × curator", c.Zkdr.Lag.P99.Seconds()/c.Curator.Lag.P99.Seconds())
 		}
+	} else if r.Setup.CuratorMirror {
+		row.Peers = curatorNone
 	}
 	return row
 }

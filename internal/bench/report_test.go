@@ -70,6 +70,15 @@ func TestReportRowsAndTargets(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
+	// A run with curator-mirror that gave no figure says so in its cells.
+	r.Setup.CuratorMirror, r.Seed.Curator = true, 0
+	r.buildRows()
+	for _, row := range r.Rows {
+		if strings.HasPrefix(row.Scenario, "seed a standby: 10,000") && !strings.Contains(row.Peers, curatorNone) ||
+			strings.HasPrefix(row.Scenario, "steady lag") && row.Peers != curatorNone {
+			t.Errorf("row %q peers %q lack %q", row.Scenario, row.Peers, curatorNone)
+		}
+	}
 	path := filepath.Join(t.TempDir(), "out", "r.json")
 	if err := r.WriteJSON(path); err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	start := time.Now()
 	r.rep = &Report{Label: r.cfg.Label, Started: start, Setup: Setup{
 		Nodes: r.cfg.Nodes, TreeNodes: r.cfg.treeSize(), Fanout: r.cfg.Fanout, DataSize: r.cfg.DataSize,
-		SyncAlways: r.cfg.SyncAlways,
+		SyncAlways: r.cfg.SyncAlways, CuratorMirror: r.cfg.CuratorMirror,
 	}}
 	if r.cfg.wants(ScenarioLag) {
 		r.rep.Setup.ChurnRate, r.rep.Setup.ChurnDuration = r.cfg.ChurnRate, r.cfg.ChurnDuration
