@@ -87,6 +87,9 @@ type Config struct {
 	// process during the seed, so the source's resident memory is its own
 	// (VmHWM), not the bench's. Only the seed scenario can use it.
 	SourceProcess bool
+	// ZooKeeperHeap is every ZooKeeper server's -Xmx ("" means the harness's
+	// 1g); a million-znode tree needs more.
+	ZooKeeperHeap string
 	// DaemonLogLevel is the level of the zkdr daemons' log in the work
 	// directory (zkdr.log); "" means info.
 	DaemonLogLevel string
@@ -148,6 +151,7 @@ func LargeConfig() Config {
 	c.SerialCopy = false
 	c.CuratorMirror = false
 	c.SourceProcess = true
+	c.ZooKeeperHeap = "4g"
 	c.Timeout = 60 * time.Minute
 	return c
 }

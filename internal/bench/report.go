@@ -39,7 +39,11 @@ type Setup struct {
 	SyncAlways    bool          `json:"nats_sync_always"`
 	// CuratorMirror says the run included curator-mirror, so a row without
 	// its figure says it has none rather than leaving the cell empty.
-	CuratorMirror bool          `json:"curator_mirror"`
+	CuratorMirror bool `json:"curator_mirror"`
+	// ZooKeeperHeap is each ZooKeeper server's -Xmx.
+	ZooKeeperHeap string `json:"zookeeper_heap"`
+	// SourceProcess says the source daemon ran as a child process.
+	SourceProcess bool          `json:"source_process"`
 	LoadTook      time.Duration `json:"load_took_ns"`
 }
 
@@ -271,8 +275,12 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, ", during the run %s", m.LoadDuring)
 	}
 	b.WriteString(".\n")
-	fmt.Fprintf(&b, "Both ensembles standalone on loopback; NATS embedded in the bench process (sync always: %t); "+
-		"zkdr daemons in-process. Run took %s.\n\n", r.Setup.SyncAlways, r.Took.Round(time.Second))
+	daemons := "zkdr daemons in-process"
+	if r.Setup.SourceProcess {
+		daemons = "the source daemon a `zkdr run` child process, the applier in-process"
+	}
+	fmt.Fprintf(&b, "Both ensembles standalone on loopback (java -Xmx%s); NATS embedded in the bench process (sync always: %t); "+
+		"%s. Run took %s.\n\n", r.Setup.ZooKeeperHeap, r.Setup.SyncAlways, daemons, r.Took.Round(time.Second))
 	b.WriteString("| scenario | zkdr | peers (same run) | ratio | target | |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, row := range r.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.Scenario, row.Zkdr, dash(row.Peers), dash(row.Ratio), dash(row.Target), row.Verdict)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -47,7 +48,8 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	start := time.Now()
 	r.rep = &Report{Label: r.cfg.Label, Started: start, Setup: Setup{
 		Nodes: r.cfg.Nodes, TreeNodes: r.cfg.treeSize(), Fanout: r.cfg.Fanout, DataSize: r.cfg.DataSize,
-		SyncAlways: r.cfg.SyncAlways, CuratorMirror: r.cfg.CuratorMirror,
+		SyncAlways: r.cfg.SyncAlways, CuratorMirror: r.cfg.CuratorMirror, ZooKeeperHeap: cmp.Or(r.cfg.ZooKeeperHeap, zkserver.DefaultConfig().MaxHeap),
+		SourceProcess: r.cfg.SourceProcess,
 	}}
 	if r.cfg.wants(ScenarioLag) {
 		r.rep.Setup.ChurnRate, r.rep.Setup.ChurnDuration = r.cfg.ChurnRate, r.cfg.ChurnDuration
@@ -94,7 +96,7 @@ func (r *Runner) run(ctx context.Context) (err error) {
 	}
 	r.zb = &zkbench{bin: bin, auth: superAuth, log: r.log}
 
-	r.east, err = startZK(filepath.Join(r.dir, "zk-east"), r.log.Named("zk-east"))
+	r.east, err = startZK(filepath.Join(r.dir, "zk-east"), r.cfg.ZooKeeperHeap, r.log.Named("zk-east"))
 	if err != nil {
 		return err
 	}
@@ -140,7 +142,7 @@ func (r *Runner) eastAddr() string { return r.east.ConnectString() }
 // freshWest starts a new, empty standby ensemble.
 func (r *Runner) freshWest(name string) (*zkserver.Cluster, error) {
 	r.westSeq++
-	return startZK(filepath.Join(r.dir, fmt.Sprintf("zk-west-%d-%s", r.westSeq, name)), r.log.Named("zk-west-"+name))
+	return startZK(filepath.Join(r.dir, fmt.Sprintf("zk-west-%d-%s", r.westSeq, name)), r.cfg.ZooKeeperHeap, r.log.Named("zk-west-"+name))
 }
 
 // problem records something that went wrong without stopping the run.

@@ -27,10 +27,11 @@ import (
 // standby's applier writes with it and zkbench reads with it.
 const superAuth = "super:zkdr-bench"
 
-// startZK starts one standalone ZooKeeper under dir.
-func startZK(dir string, logger hclog.Logger) (*zkserver.Cluster, error) {
+// startZK starts one standalone ZooKeeper under dir with heap as its -Xmx
+// ("" for the harness's default).
+func startZK(dir, heap string, logger hclog.Logger) (*zkserver.Cluster, error) {
 	c, err := zkserver.Start(zkserver.Config{
-		SuperDigest: superAuth, ExtendedTypes: true, Dir: dir, Logger: logger,
+		SuperDigest: superAuth, ExtendedTypes: true, Dir: dir, MaxHeap: heap, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start zookeeper in %s: %w", dir, err)

@@ -189,7 +189,7 @@ func (c *Cluster) writeFiles(s *server) error {
 // never logged.
 func (c *Cluster) jvmArgs(s *server) []string {
 	args := []string{
-		"-Xms64m", "-Xmx1g", "-XX:+UseSerialGC", "-XX:-UsePerfData",
+		"-Xms64m", "-Xmx" + c.cfg.MaxHeap, "-XX:+UseSerialGC", "-XX:-UsePerfData",
 		"-Djava.net.preferIPv4Stack=true",
 		"-Dzookeeper.root.logger=INFO,CONSOLE",
 		"-Dzookeeper.log.dir=" + s.dir,

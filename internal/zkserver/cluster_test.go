@@ -31,6 +31,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no servers", Config{Servers: 0, TickTime: time.Second}, false},
 		{"digest without password", Config{Servers: 1, TickTime: time.Second, SuperDigest: "super"}, false},
 		{"bad prop", Config{Servers: 1, TickTime: time.Second, JavaProps: map[string]string{"a b": "1"}}, false},
+		{"heap", Config{Servers: 1, TickTime: time.Second, MaxHeap: "4g"}, true},
+		{"heap in bytes", Config{Servers: 1, TickTime: time.Second, MaxHeap: "1073741824"}, true},
+		{"heap with a unit word", Config{Servers: 1, TickTime: time.Second, MaxHeap: "4 GB"}, false},
+		{"heap option injected", Config{Servers: 1, TickTime: time.Second, MaxHeap: "1g -Dx=y"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

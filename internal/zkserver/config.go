@@ -2,6 +2,7 @@ package zkserver
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,10 +27,16 @@ type Config struct {
 	JavaProps map[string]string
 	// StartTimeout bounds how long Start and Restart wait for serving.
 	StartTimeout time.Duration
+	// MaxHeap is each server's -Xmx in java's notation ("1g", "4096m"); "" means
+	// 1g, enough for a few hundred thousand small znodes.
+	MaxHeap string
 	// Logger gets the harness's own messages (never the server's output, which goes
 	// to server.log in each server's directory).
 	Logger hclog.Logger
 }
+
+// heapSize is what java's -Xmx takes: a number with an optional k, m or g.
+var heapSize = regexp.MustCompile(`^[1-9][0-9]*[kKmMgG]?$`)
 
 // DefaultConfig is one standalone server with a one-second tick.
 func DefaultConfig() Config {
@@ -37,6 +44,7 @@ func DefaultConfig() Config {
 		Servers:      1,
 		TickTime:     time.Second,
 		StartTimeout: 90 * time.Second,
+		MaxHeap:      "1g",
 	}
 }
 
@@ -51,6 +59,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = d.StartTimeout
+	}
+	if c.MaxHeap == "" {
+		c.MaxHeap = d.MaxHeap
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
@@ -72,6 +83,9 @@ func (c Config) Validate() error {
 			// The value itself is a secret: do not echo it.
 			return fmt.Errorf("%w: super digest must be \"user:password\"", ErrInvalidConfig)
 		}
+	}
+	if c.MaxHeap != "" && !heapSize.MatchString(c.MaxHeap) {
+		return fmt.Errorf("%w: max heap must be a java size such as 1g or 4096m, got %q", ErrInvalidConfig, c.MaxHeap)
 	}
 	for k := range c.JavaProps {
 		if k == "" || strings.ContainsAny(k, " =") {
