@@ -137,6 +137,7 @@ type fetchResult struct {
 type run struct {
 	a         *Applier
 	conn      *zk.Conn
+	reads     *readPool // conn and the bulk read sessions
 	tree      *standbyTree
 	pl        *planner
 	committed Checkpoint // what /zkdr/applied holds, with its version
@@ -171,15 +172,20 @@ func (a *Applier) runOnce(ctx context.Context) error {
 		}
 		return err
 	}
+	reads, err := dialReadPool(ctx, conn, a.cfg.BulkSessions, ZKConfig{Servers: a.cfg.Servers, SessionTimeout: a.cfg.SessionTimeout, Auth: a.cfg.Auth}, a.log.Named("zk-bulk"))
+	if err != nil {
+		return err
+	}
+	defer reads.close()
 	tree := newStandbyTree(a.m)
 	start := time.Now()
-	if err := tree.load(ctx, conn, a.cfg.WalkConcurrency); err != nil {
+	if err := tree.load(ctx, reads, a.cfg.WalkConcurrency); err != nil {
 		return err
 	}
 	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
-	r := &run{a: a, conn: conn, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
-		pl: &planner{tree: tree, m: a.m, conn: conn, cp: cp.clone(), minEpoch: a.cfg.MinEpoch}}
+	r := &run{a: a, conn: conn, reads: reads, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
+		pl: &planner{tree: tree, m: a.m, conn: conn, reads: reads, cp: cp.clone(), minEpoch: a.cfg.MinEpoch}}
 	if len(cp.PadDebt) > 0 {
 		// A crash came between a checkpoint and the padding it recorded.
 		if err := r.payPads(r.pl.padOpsFor(cp.PadDebt)); err != nil {
@@ -1072,7 +1078,7 @@ func (r *run) recover(ctx context.Context, refused *refusedError) error {
 	r.a.stats.LastError = refused.Error()
 	r.a.mu.Unlock()
 	r.a.log.Debug("standby refused a batch, reading it again and planning again", "error", refused, "journal-seq", r.committed.Seq+1)
-	if err := r.tree.load(ctx, r.conn, r.a.cfg.WalkConcurrency); err != nil {
+	if err := r.tree.load(ctx, r.reads, r.a.cfg.WalkConcurrency); err != nil {
 		return err
 	}
 	r.pl.cp = r.committed.clone()

@@ -89,7 +89,11 @@ type ApplierConfig struct {
 	MinEpoch uint64
 	// WalkConcurrency bounds reads in flight while the applier indexes the standby.
 	WalkConcurrency int
-	Logger          hclog.Logger
+	// BulkSessions is the number of extra standby sessions the index walk and
+	// the ACL reads before a batch are spread over; 0 reads on the applier's
+	// own session only.
+	BulkSessions int
+	Logger       hclog.Logger
 }
 
 // DefaultApplierConfig has the batch bounds and guard share that fit a default
@@ -104,6 +108,7 @@ func DefaultApplierConfig() ApplierConfig {
 		DeleteGuardShare:    0.10,
 		DeleteGuardMinNodes: 100,
 		WalkConcurrency:     32,
+		BulkSessions:        3,
 	}
 }
 
@@ -169,6 +174,9 @@ func (c ApplierConfig) Validate() error {
 	}
 	if c.DeleteGuardMinNodes < 0 {
 		return fmt.Errorf("%w: delete guard minimum must not be negative", ErrInvalidConfig)
+	}
+	if c.BulkSessions < 0 {
+		return fmt.Errorf("%w: bulk sessions must not be negative", ErrInvalidConfig)
 	}
 	if err := c.Scope.Validate(); err != nil {
 		return err

@@ -49,7 +49,7 @@ func (r *run) applyOpByOp(ctx context.Context, mp *msgPlan) error {
 	r.a.stats.OpByOp++
 	r.a.mu.Unlock()
 	// The tree was built on a plan the standby did not follow: read it again.
-	if err := r.tree.load(ctx, r.conn, r.a.cfg.WalkConcurrency); err != nil {
+	if err := r.tree.load(ctx, r.reads, r.a.cfg.WalkConcurrency); err != nil {
 		return err
 	}
 	r.afterCommit([]*msgPlan{mp})

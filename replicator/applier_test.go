@@ -685,3 +685,22 @@ func TestApplierACLsAfterRestart(t *testing.T) {
 		t.Fatalf("the test changes the ACL of %d of %d nodes: it needs both kinds", changed, nodes)
 	}
 }
+
+func TestApplierConfigValidate(t *testing.T) {
+	ok := DefaultApplierConfig()
+	ok.Site, ok.Stream, ok.Servers = "west", "ZKDR_east", []string{"127.0.0.1:2181"}
+	ok.OpenReader = func(context.Context, uint64) (JournalReader, error) { return nil, nil }
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	none := ok
+	none.BulkSessions = 0 // read on the applier's own session only
+	if err := none.Validate(); err != nil {
+		t.Fatalf("no bulk sessions: %v", err)
+	}
+	bad := ok
+	bad.BulkSessions = -1
+	if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "bulk sessions") {
+		t.Fatalf("negative bulk sessions: got %v", err)
+	}
+}

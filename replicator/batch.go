@@ -84,8 +84,10 @@ type planner struct {
 	tree *standbyTree
 	m    pathMapper
 	conn *zk.Conn
-	cp   Checkpoint // running: as if every planned message were applied
-	snap *snapState
+	// reads is where prefetchACLs reads: conn and the bulk sessions.
+	reads *readPool
+	cp    Checkpoint // running: as if every planned message were applied
+	snap  *snapState
 	// minEpoch and stale: events older than minEpoch are skipped and counted
 	// (see ApplierConfig.MinEpoch).
 	minEpoch uint64
@@ -301,7 +303,9 @@ func isUnimplemented(err error) bool {
 	return s == "unknown error: -6" || s == "unknown error: -5"
 }
 
-// prefetchACLs reads, with up to concurrency reads in flight, the standby's
+// prefetchACLs reads, with up to concurrency reads in flight over the read
+// pool (synced when the tree was loaded: a node whose ACL is unknown has not
+// had its ACL written by the applier since), the standby's
 // ACL of every node that msgs (those after sequence after) set an ACL on and
 // whose ACL the tree does not know, so ensureACL finds it known instead of
 // reading one node at a time while planning. What it reads is the standby's
@@ -345,7 +349,7 @@ func (pl *planner) prefetchACLs(ctx context.Context, msgs []journal.Message, aft
 	g.SetLimit(max(concurrency, 1))
 	for i, p := range unknown {
 		g.Go(func() error {
-			acl, _, err := pl.conn.GetACL(p)
+			acl, _, err := pl.reads.at(i).GetACL(p)
 			switch {
 			case err == nil:
 				sums[i] = aclSum(acl)

@@ -76,6 +76,12 @@
 // Multi; messages holding them are applied in steps whose repetition after a
 // crash converges, as does a subtree delete larger than one Multi.
 //
+// Reads. The index walk (Children of every node) and the ACL reads before a
+// fetched backlog is planned are spread over the applier's session and
+// BulkSessions extra ones, each synced before the walk; a node whose ACL the
+// index does not know has not been written by the applier since, so a synced
+// session's read of it is current.
+//
 // Sequence counters. ZooKeeper numbers a sequential child with the parent's
 // count of child creations (the reported cversion counts deletions too). The
 // applier keeps every standby parent's counter at or above the primary's with
