@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ func (p *countPub) Flush(context.Context) error                 { return nil }
 // of 1,000 children, 100 bytes each) with and without bulk sessions, next to an
 // independent plain walk (Get + GetACL + Children, 64 in flight, one session) in
 // the same run. Set ZKDR_BENCH=1 to run it; it prints figures, asserts none.
+// ZKDR_HEAP_PROFILE=DIR also writes the heap after each bootstrap to
+// DIR/bootstrap-heap-bulkN.pprof (go tool pprof -sample_index=inuse_space).
 func TestBootstrapRate(t *testing.T) {
 	if os.Getenv("ZKDR_BENCH") == "" {
 		t.Skip("set ZKDR_BENCH=1 to measure the bootstrap rate")
@@ -66,6 +70,9 @@ func TestBootstrapRate(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		t.Logf("heap after bootstrap: %.0f bytes per znode (index, go-zookeeper's watch bookkeeping, everything else)",
 			float64(ms.HeapAlloc)/float64(st.BootstrapNodes))
+		if dir := os.Getenv("ZKDR_HEAP_PROFILE"); dir != "" {
+			writeHeapProfile(t, filepath.Join(dir, fmt.Sprintf("bootstrap-heap-bulk%d.pprof", c.bulk)))
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -74,4 +81,18 @@ func TestBootstrapRate(t *testing.T) {
 			c.bulk, c.conc, st.BootstrapNodes, st.BootstrapDuration, float64(st.BootstrapNodes)/st.BootstrapDuration.Seconds(),
 			plain.Seconds()/st.BootstrapDuration.Seconds(), pub.n.Load())
 	}
+}
+
+// writeHeapProfile writes the live heap (as of the last GC) to path.
+func writeHeapProfile(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("heap profile: %s", path)
 }
