@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/hashicorp/go-hclog"
 	"github.com/zkdr/zkdr/journal"
 	"golang.org/x/sync/errgroup"
 )
@@ -216,49 +215,6 @@ func aclSum(acl []zk.ACL) uint64 {
 		s = 1
 	}
 	return s
-}
-
-// readPool is the standby sessions the applier reads on in bulk: its own
-// session first, then the extra ones, which spread the reads of the index walk
-// and of the ACL prefetch over more connections, as the source's walk does.
-type readPool struct {
-	conns []*zk.Conn
-}
-
-// dialReadPool opens extra sessions beside own.
-func dialReadPool(ctx context.Context, own *zk.Conn, extra int, cfg ZKConfig, log hclog.Logger) (*readPool, error) {
-	rp := &readPool{conns: []*zk.Conn{own}}
-	for range extra {
-		c, err := DialZK(ctx, cfg, log, nil)
-		if err != nil {
-			rp.close()
-			return nil, err
-		}
-		rp.conns = append(rp.conns, c)
-	}
-	return rp, nil
-}
-
-// at is the session for the i-th read.
-func (rp *readPool) at(i int) *zk.Conn { return rp.conns[i%len(rp.conns)] }
-
-// sync has every extra session's server catch up with the leader, so what they
-// read next includes every write the applier's own session has had answered.
-func (rp *readPool) sync() error {
-	for _, c := range rp.conns[1:] {
-		if _, err := c.Sync("/"); err != nil {
-			return fmt.Errorf("sync a bulk read session: %w", err)
-		}
-	}
-	return nil
-}
-
-// close closes the extra sessions (the applier's own is closed by its run).
-func (rp *readPool) close() {
-	for _, c := range rp.conns[1:] {
-		c.Close()
-	}
-	rp.conns = rp.conns[:1]
 }
 
 // load walks the standby: the ancestors of every destination root, then each

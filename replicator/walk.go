@@ -94,15 +94,11 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 	}
 	sl.fill(result{kind: resWalkBegin, snapshot: id, rewatch: req.rewatch, time: start.UnixNano()})
 
-	readers := []aclReader{s.conn}
-	for i := 0; i < s.cfg.BulkSessions; i++ {
-		c, err := DialZK(ctx, s.cfg.zk(), s.log.Named("zk-bulk"), nil)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		readers = append(readers, c)
+	readers, err := dialReadPool(ctx, s.conn, s.cfg.BulkSessions, s.cfg.zk(), s.log.Named("zk-bulk"))
+	if err != nil {
+		return err
 	}
+	defer readers.close()
 
 	var (
 		mu      sync.Mutex
@@ -129,7 +125,7 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 	stop := context.AfterFunc(gctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
 	defer stop()
 	for w := 0; w < s.cfg.ReadConcurrency; w++ {
-		bulk := readers[w%len(readers)]
+		bulk := readers.at(w)
 		g.Go(func() error {
 			for {
 				mu.Lock()

@@ -92,3 +92,46 @@ func (z zkLogger) Printf(format string, args ...any) {
 	}
 	z.l.Debug("zookeeper client", "detail", msg)
 }
+
+// readPool is the sessions a walk reads on in bulk: the caller's own session
+// first, then extra ones, which spread the reads over more connections (the
+// source's ACL reads; the applier's index walk and ACL prefetch).
+type readPool struct {
+	conns []*zk.Conn
+}
+
+// dialReadPool opens extra sessions beside own.
+func dialReadPool(ctx context.Context, own *zk.Conn, extra int, cfg ZKConfig, log hclog.Logger) (*readPool, error) {
+	rp := &readPool{conns: []*zk.Conn{own}}
+	for range extra {
+		c, err := DialZK(ctx, cfg, log, nil)
+		if err != nil {
+			rp.close()
+			return nil, err
+		}
+		rp.conns = append(rp.conns, c)
+	}
+	return rp, nil
+}
+
+// at is the session for the i-th read.
+func (rp *readPool) at(i int) *zk.Conn { return rp.conns[i%len(rp.conns)] }
+
+// sync has every extra session's server catch up with the leader, so what they
+// read next includes every write the own session has had answered.
+func (rp *readPool) sync() error {
+	for _, c := range rp.conns[1:] {
+		if _, err := c.Sync("/"); err != nil {
+			return fmt.Errorf("sync a bulk read session: %w", err)
+		}
+	}
+	return nil
+}
+
+// close closes the extra sessions (the applier's own is closed by its run).
+func (rp *readPool) close() {
+	for _, c := range rp.conns[1:] {
+		c.Close()
+	}
+	rp.conns = rp.conns[:1]
+}
