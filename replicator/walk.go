@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -352,11 +353,16 @@ func (s *Source) retry(ctx context.Context, op, p string, fn func() error) error
 	return err
 }
 
+// transient reports an error a read is retried after: the connection or the
+// session went away. go-zookeeper hands a request the socket's own error when
+// writing it fails (a *net.OpError such as "connection reset by peer"), and
+// ErrConnectionClosed to the requests in flight when the connection drops.
 func transient(err error) bool {
 	for _, t := range []error{zk.ErrConnectionClosed, zk.ErrSessionExpired, zk.ErrNoServer, zk.ErrClosing, zk.ErrSessionMoved, zk.ErrNothing} {
 		if errors.Is(err, t) {
 			return true
 		}
 	}
-	return false
+	var ne net.Error
+	return errors.As(err, &ne)
 }
