@@ -138,6 +138,7 @@ type run struct {
 	a         *Applier
 	conn      *zk.Conn
 	reads     *readPool // conn and the bulk read sessions
+	owner     int32     // the fencing token this run claimed (OwnerPath's version)
 	tree      *standbyTree
 	pl        *planner
 	committed Checkpoint // what /zkdr/applied holds, with its version
@@ -165,6 +166,12 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	var senders sync.WaitGroup
 	defer senders.Wait()
 	defer conn.Close()
+	// Claim before reading the checkpoint: a Multi of the applier claimed
+	// from fails after this, so the checkpoint read next stays put.
+	owner, err := claimOwner(conn)
+	if err != nil {
+		return err
+	}
 	cp, err := loadCheckpoint(ctx, conn, a.cfg.Stream)
 	if err != nil {
 		if errors.Is(err, ErrBadCheckpoint) {
@@ -184,7 +191,7 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	}
 	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
-	r := &run{a: a, conn: conn, reads: reads, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
+	r := &run{a: a, conn: conn, reads: reads, owner: owner, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
 		pl: &planner{tree: tree, m: a.m, conn: conn, reads: reads, cp: cp.clone(), minEpoch: a.cfg.MinEpoch}}
 	if len(cp.PadDebt) > 0 {
 		// A crash came between a checkpoint and the padding it recorded.
@@ -470,8 +477,9 @@ func (r *run) trips(b *batch, mp *msgPlan) bool {
 	return mp.deletes > 0 && guardTrips(deletes, b.plans[0].countBefore, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes)
 }
 
-// reserve is room kept in every Multi for the checkpoint and a guard delete.
-const reserveOps, reserveBytes = 2, 8 << 10
+// reserve is room kept in every Multi for the owner check, the checkpoint and
+// a guard delete.
+const reserveOps, reserveBytes = 3, 8 << 10
 
 func (r *run) fits(b *batch, mp *msgPlan) bool {
 	ops, bytes := mp.size()
@@ -682,7 +690,14 @@ func (r *run) finalOps(ops []any, cp Checkpoint, guardVersion int32, guarded boo
 		ops = append(ops, &zk.DeleteRequest{Path: GuardPath, Version: guardVersion})
 	}
 	cp.Version = r.committed.Version
-	return append(ops, checkpointOp(cp))
+	return r.sealOps(ops, cp)
+}
+
+// sealOps appends what every checkpointed Multi ends with: the check that this
+// run still owns the standby, then the checkpoint write from cp.Version. The
+// checkpoint write stays last (its answer carries the new version).
+func (r *run) sealOps(ops []any, cp Checkpoint) []any {
+	return append(ops[:len(ops):len(ops)], &zk.CheckVersionRequest{Path: OwnerPath, Version: r.owner}, checkpointOp(cp))
 }
 
 // guard pauses when the deletes of plans cross the configured share.
@@ -794,7 +809,9 @@ type multiResult struct {
 // requests in the order they were sent, and each Multi ends with the
 // checkpoint write checked against the version the Multi before it leaves
 // (v, v+1, ...). If one is refused, every later one fails its version check
-// too, so the applied Multis are always a prefix of those sent: the applier
+// too (another applier writing the checkpoint meanwhile could make a later one
+// match, which is why every Multi also checks the owner's token, see
+// OwnerPath), so the applied Multis are always a prefix of those sent: the applier
 // takes back the plans of the rest and plans their messages again from the
 // last checkpoint applied (see abort). The tree the planner works on already
 // holds the changes of the Multis in flight, which is what the standby will
@@ -806,7 +823,7 @@ func (r *run) send(ctx context.Context, ops []any, cp Checkpoint, plans []*msgPl
 		}
 	}
 	cp.Version = r.committed.Version + int32(len(r.inflight))
-	ops = append(ops[:len(ops):len(ops)], checkpointOp(cp))
+	ops = r.sealOps(ops, cp)
 	f := &inflight{msgs: msgs, plans: plans, cp: cp, snap: r.pl.snap, mark: r.tree.mark(), nops: len(ops),
 		done: make(chan multiResult, 1)}
 	r.inflight = append(r.inflight, f)
@@ -1054,6 +1071,15 @@ func (r *run) publish(events, batches int) {
 // messages are planned again from the checkpoint. After repeated refusals the
 // next message is applied op by op.
 func (r *run) recover(ctx context.Context, refused *refusedError) error {
+	_, ost, err := r.conn.Get(OwnerPath)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", OwnerPath, err)
+	}
+	if ost.Version != r.owner {
+		r.a.log.Error("another applier claimed the standby; stopping", "journal-seq", r.committed.Seq)
+		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d, this applier claimed version %d",
+			ErrApplierFenced, OwnerPath, ost.Version, r.owner))
+	}
 	cp, err := ReadCheckpoint(ctx, r.conn)
 	if err != nil {
 		return err

@@ -192,8 +192,9 @@ func TestApplierRestartExactlyOnce(t *testing.T) {
 	}
 }
 
-// A second applier on the same standby is fenced: one of the two stops with
-// ErrApplierFenced, the other carries on and the tree converges.
+// A second applier on the same standby fences the first: the first stops with
+// ErrApplierFenced at its next Multi, however the two interleave their
+// pipelined Multis; the second carries on and the tree converges.
 func TestApplierFenced(t *testing.T) {
 	zkc := startZK(t)
 	j := newFakeJournal()
@@ -226,6 +227,9 @@ func TestApplierFenced(t *testing.T) {
 		return false
 	})
 	t.Logf("fenced: %s", fenced.Stats().LastError)
+	if fenced != first {
+		t.Fatalf("the applier that claimed the standby last was fenced, want the first one")
+	}
 	waitApplied(t, alive.Applier, j.last())
 	compareStandby(t, adminConn(t, zkc.Servers()), want)
 }

@@ -15,7 +15,32 @@ const (
 	zkdrRoot       = "/zkdr"
 	CheckpointPath = "/zkdr/applied"
 	GuardPath      = "/zkdr/guard"
+	// OwnerPath's version is the fencing token of the applier that claimed the
+	// standby last: every applier run sets it once at start, and every
+	// checkpointed Multi checks it, so the Multis of an applier that another
+	// one has since claimed the standby from all fail, whatever checkpoint
+	// version they expect.
+	OwnerPath = "/zkdr/owner"
 )
+
+// claimOwner makes the caller the applier that owns the standby and returns
+// the fencing token (OwnerPath's version) its Multis must check.
+func claimOwner(conn *zk.Conn) (int32, error) {
+	for {
+		st, err := conn.Set(OwnerPath, nil, -1)
+		if err == nil {
+			return st.Version, nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return 0, fmt.Errorf("claim %s: %w", OwnerPath, err)
+		}
+		for _, p := range []string{zkdrRoot, OwnerPath} {
+			if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+				return 0, fmt.Errorf("create %s: %w", p, err)
+			}
+		}
+	}
+}
 
 // Checkpoint is the applier's position, stored as JSON in /zkdr/applied and
 // written in the same Multi as the changes it covers.

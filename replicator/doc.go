@@ -68,9 +68,11 @@
 //
 // The applier writes one journal stream into the standby. It keeps an index of
 // the standby's replicated nodes (walked at start) so every batch is a Multi of
-// exact ops that ends with a version-checked write of /zkdr/applied: a change
-// and the checkpoint that covers it commit together, and a second applier's
-// write fails the check and stops it. A refused batch is planned again against
+// exact ops that ends with a check of the applier's fencing token (the version
+// of /zkdr/owner, set once by each applier run at start) and a version-checked
+// write of /zkdr/applied: a change and the checkpoint that covers it commit
+// together, and once a second applier has claimed the standby every Multi of
+// the first fails and stops it. A refused batch is planned again against
 // a freshly read standby, then as a last resort applied op by op with
 // idempotent translation. ACL changes and container/TTL creates cannot go in a
 // Multi; messages holding them are applied in steps whose repetition after a
