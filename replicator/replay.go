@@ -361,13 +361,14 @@ func (r *Replay) prepareTarget(ctx context.Context, conn *zk.Conn, tag string) e
 	}
 	if root == "/" {
 		// /zookeeper is the server's own. /zkdr holding nothing but a replay's
-		// state (checked below) is not content either; anything else in it (a
-		// site record, a standby's checkpoint) is.
+		// state (its checkpoint, checked below, its record and the applier's
+		// owner token) is not content either; anything else in it (a site
+		// record) is, and a standby's checkpoint is refused below.
 		zkdrKids, _, err := conn.Children(zkdrRoot)
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return fmt.Errorf("list target %s: %w", zkdrRoot, err)
 		}
-		onlyReplay := !slices.ContainsFunc(zkdrKids, func(k string) bool { return k != "applied" && k != "replay" })
+		onlyReplay := !slices.ContainsFunc(zkdrKids, func(k string) bool { return k != "applied" && k != "replay" && k != "owner" })
 		kids = slices.DeleteFunc(kids, func(k string) bool { return k == "zookeeper" || k == "zkdr" && onlyReplay })
 	}
 	slices.Sort(kids)
