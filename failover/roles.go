@@ -18,8 +18,10 @@ import (
 	"github.com/zkdr/zkdr/replicator"
 )
 
+// An applier fenced by another applier stays stopped: running it again would
+// claim the standby back and fence the other, and the two would take turns.
 func isPermanent(err error) bool {
-	return errors.Is(err, journal.ErrFenced) || errors.Is(err, journal.ErrStaleEpoch) ||
+	return errors.Is(err, journal.ErrFenced) || errors.Is(err, replicator.ErrApplierFenced) || errors.Is(err, journal.ErrStaleEpoch) ||
 		errors.Is(err, journal.ErrRetentionGap) || errors.Is(err, journal.ErrUnknownVersion) ||
 		errors.Is(err, journal.ErrCorrupt)
 }

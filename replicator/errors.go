@@ -18,8 +18,8 @@ var (
 
 // Sentinel errors of the applier.
 var (
-	// ErrApplierFenced means the checkpoint moved under the applier (its version
-	// check failed): another applier took over; this one stops.
+	// ErrApplierFenced means another applier claimed the standby (OwnerPath
+	// moved) or the checkpoint moved under the applier: this one stops.
 	ErrApplierFenced = errors.New("replicator: applier fenced by another applier")
 	// ErrEventEpoch means an event of an epoch older than the one the applier
 	// follows arrived: an old lineage is writing; the applier stops.
