@@ -128,7 +128,7 @@ func (rp *readPool) sync() error {
 	return nil
 }
 
-// close closes the extra sessions (the applier's own is closed by its run).
+// close closes the extra sessions (the own session is the caller's to close).
 func (rp *readPool) close() {
 	for _, c := range rp.conns[1:] {
 		c.Close()
