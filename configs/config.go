@@ -208,7 +208,18 @@ type Source struct {
 	// bootstrap.
 	SnapshotInterval    time.Duration
 	SnapshotEveryEvents int64
+	// Watch is how the active tree is watched: "auto" (a persistent
+	// recursive watch, one-shot watches on ZooKeeper before 3.6),
+	// "recursive" (refuse to start without one) or "one-shot".
+	Watch string
 }
+
+// Source.Watch values.
+const (
+	WatchAuto      = "auto"
+	WatchRecursive = "recursive"
+	WatchOneShot   = "one-shot"
+)
 
 // Applier tunes the daemon when its site is standby.
 type Applier struct {
@@ -296,6 +307,7 @@ func Default() *Config {
 		Source: Source{
 			HeartbeatInterval:  time.Second,
 			ACLRecheckInterval: time.Minute,
+			Watch:              WatchAuto,
 		},
 		Applier: Applier{
 			MaxBatchOps:         1000,

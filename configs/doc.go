@@ -11,7 +11,7 @@
 //	peer "west" { zookeeper { ... }  nats { domain, url, ... } }   # exactly one
 //	journal     { replicas, max_age, max_bytes, max_msgs, duplicate_window, sync_always, max_batch_bytes, linger }
 //	replication { include, exclude, ephemeral, mapping { from, to } }
-//	source      { heartbeat_interval, acl_recheck_interval, snapshot_interval, snapshot_every_events }
+//	source      { heartbeat_interval, acl_recheck_interval, snapshot_interval, snapshot_every_events, watch }
 //	applier     { max_batch_ops, max_batch_bytes, delete_guard_share, delete_guard_min_nodes }
 //	failover    { max_lag_for_switchover, active_connect_file, hook "name" { command, timeout } }
 //	ha          { election, node_id }

@@ -219,6 +219,8 @@ func TestParseErrors(t *testing.T) {
 			field: "applier.max_batch_ops", sentinel: configs.ErrInvalid, msg: "at least 1"},
 		{name: "negative snapshot count", extra: "source {\n  snapshot_every_events = -1 #<-\n}\n",
 			field: "source.snapshot_every_events", sentinel: configs.ErrInvalid, msg: "negative"},
+		{name: "unknown watch mode", extra: "source {\n  watch = \"polling\" #<-\n}\n",
+			field: "source.watch", sentinel: configs.ErrInvalid, msg: "polling"},
 
 		// Duplicates.
 		{name: "second peer", extra: "peer \"south\" { #<-\n  zookeeper { servers = [\"127.0.0.1:2183\"] }\n}\n",

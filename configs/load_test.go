@@ -131,6 +131,7 @@ source {
   acl_recheck_interval  = "0s"
   snapshot_interval     = "6h"
   snapshot_every_events = 100000
+  watch                 = "recursive"
 }
 anti_entropy {
   interval         = "30m"
@@ -189,7 +190,7 @@ log {
 			Exclude: []string{"/app/tmp", "/zookeeper", "/zkdr"}, Ephemeral: configs.EphemeralPersistent,
 			Mapping: &configs.Mapping{From: "/app", To: "/dr/app"}},
 		Source: configs.Source{HeartbeatInterval: 500 * time.Millisecond, ACLRecheckInterval: 0,
-			SnapshotInterval: 6 * time.Hour, SnapshotEveryEvents: 100000},
+			SnapshotInterval: 6 * time.Hour, SnapshotEveryEvents: 100000, Watch: configs.WatchRecursive},
 		Applier:     configs.Applier{MaxBatchOps: 500, MaxBatchBytes: 512 << 10, DeleteGuardShare: 0.25, DeleteGuardMinNodes: 0},
 		AntiEntropy: configs.AntiEntropy{Interval: 30 * time.Minute, ReadsPerSecond: 50},
 		Failover: configs.Failover{MaxLagForSwitchover: 2 * time.Second, ActiveConnectFile: filepath.Join(dir, "active.txt"),

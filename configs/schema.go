@@ -31,11 +31,12 @@ func (d *decoder) root(b *hclsyntax.Body, c *Config) {
 	}
 	if blk := bd.single("source"); blk != nil {
 		s := d.open(blk.Body, "source",
-			[]string{"heartbeat_interval", "acl_recheck_interval", "snapshot_interval", "snapshot_every_events"}, nil)
+			[]string{"heartbeat_interval", "acl_recheck_interval", "snapshot_interval", "snapshot_every_events", "watch"}, nil)
 		s.duration("heartbeat_interval", &c.Source.HeartbeatInterval)
 		s.duration("acl_recheck_interval", &c.Source.ACLRecheckInterval)
 		s.duration("snapshot_interval", &c.Source.SnapshotInterval)
 		s.integer("snapshot_every_events", &c.Source.SnapshotEveryEvents)
+		s.str("watch", &c.Source.Watch)
 	}
 	if blk := bd.single("applier"); blk != nil {
 		a := d.open(blk.Body, "applier",

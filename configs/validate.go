@@ -356,6 +356,11 @@ func (v *validator) source() {
 	if s.SnapshotEveryEvents < 0 {
 		v.fail("source.snapshot_every_events", ErrInvalid, "must not be negative")
 	}
+	switch s.Watch {
+	case WatchAuto, WatchRecursive, WatchOneShot:
+	default:
+		v.fail("source.watch", ErrInvalid, "must be %q, %q or %q, got %q", WatchAuto, WatchRecursive, WatchOneShot, s.Watch)
+	}
 }
 
 func (v *validator) applier() {

@@ -61,6 +61,7 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 	scfg.ACLRecheckInterval = d.cfg.Source.ACLRecheckInterval
 	scfg.SnapshotInterval = d.cfg.Source.SnapshotInterval
 	scfg.SnapshotEveryEvents = d.cfg.Source.SnapshotEveryEvents
+	scfg.Watch = d.cfg.Source.Watch
 	scfg.Logger = d.log.Named("source")
 	src, err := replicator.NewSource(scfg, app)
 	if err != nil {

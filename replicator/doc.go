@@ -1,9 +1,88 @@
 // Package replicator moves a ZooKeeper tree from the active site to the standby
-// through the journal. The source (source*.go, walk.go, heartbeat.go, index.go,
-// scope.go) watches the active ensemble and publishes events; the applier
+// through the journal. The source (source*.go, watch*.go, walk.go, heartbeat.go,
+// index.go, scope.go) watches the active ensemble and publishes events; the applier
 // (applier*.go, checkpoint*.go, guard*.go) writes them into the standby ensemble.
 //
 // # Source
+//
+// The source watches the active ensemble in one of two ways (SourceConfig.Watch):
+// one persistent recursive watch per root (ZooKeeper 3.6+, the default where the
+// ensemble accepts it), or two one-shot watches per node (older ensembles).
+//
+// # Recursive watch
+//
+// The watching session is spoken by internal/zkwire, a small client of the
+// project's own for just the requests it needs (connect, auth, ping, addWatch,
+// multiRead, getData, getACL, setData, create, setWatches2). go-zookeeper
+// v1.0.4, used for every other session, has neither addWatch nor multiRead, and
+// its requests cannot be issued asynchronously in a chosen order, which the
+// ordering argument below rests on; its dialer seam would mean splicing frames
+// into a connection it owns. Forks that add the calls change go-zookeeper's API.
+//
+// Session order. One goroutine issues every read of the watching session, in
+// the order notifications arrive and walk steps come; ZooKeeper answers a
+// session's requests in order, and one goroutine applies the answers in issue
+// order. A read issued after a notification arrived shows the tree no earlier
+// than that notification's change, and no earlier than any read issued before
+// it (a read retried after a lost connection is issued again, and so is every
+// later read issued before the retry). So the reads applied form a sequence of
+// ever newer views of the tree, and the rules need no zxid comparisons:
+//
+//   - NodeCreated, NodeDataChanged and NodeDeleted each cause one getData of
+//     the node, batched with the reads of the notifications around it in one
+//     multiRead (at most 32 nodes); a NodeCreated also reads the ACL, after
+//     the data, on the same session. No listing is ever needed to find a child.
+//   - A node found missing: the incarnation the index holds is gone, and so
+//     are its children: delete. A node of a new incarnation (another czxid):
+//     delete and create, unless the index holds children of it, which can only
+//     belong to a newer incarnation than the index's (the old one's children
+//     were deleted before it, each reported by its own notification): then it
+//     is updated in place, children kept.
+//   - An unknown node whose parent the index lacks is dropped: the parent was
+//     created after the read's notification was dispatched, so the parent's
+//     NodeCreated, and after it the node's own, are still to come.
+//
+// Deletes carry the reply's zxid (the server's last applied transaction when
+// it read, no smaller than the delete's): ZooKeeper 3.6-3.8 put -1 in a
+// notification's zxid.
+//
+// Walks. A walk (the bootstrap, a catch-up, a later snapshot) runs on the same
+// session, in the same order: steps of one multiRead of getData and getChildren
+// for up to 32 nodes, up to 32 steps in flight, a node's children queued when
+// its step is applied. ACLs of nodes the index does not know are read on
+// BulkSessions extra sessions (getACL cannot be in a multiRead); an ACL read
+// older than the data read beside it is redone on the watching session. A
+// child the index holds that a later listing does not name is deleted. The
+// watch is added before the bootstrap walk, so nothing that happens during it
+// is missed. Each round of the dispatch loop issues the reads of every queued
+// notification, then one walk step: a snapshot holds back the changes and the
+// heartbeats that come meanwhile by one step at most.
+//
+// Watermark. /zkdr/heartbeat is written every HeartbeatInterval on the watching
+// session. ZooKeeper applies transactions in zxid order and queues each one's
+// notifications on a connection before the reply to a later write; zkwire
+// hands notifications over before it completes a later reply. So when the
+// heartbeat write's reply (zxid W) arrives, the notification of every change
+// with a zxid below W is already queued, and the heartbeat queued behind them
+// is published after their reads: the standby holds, for every path, its
+// state as of W or a newer one. No read of the heartbeat node is needed.
+//
+// Reconnects and expiry. After a reconnect to any server within the session,
+// zkwire re-adds the watches (setWatches2) before any other request, but
+// ZooKeeper does not replay what a persistent watch missed meanwhile. So each
+// reconnect queues a catch-up walk that compares the whole tree with the index
+// (creates, updates, ACLs, deletes), and no heartbeat is published from the
+// reconnect until that walk ends. After an expiry the watches are added again
+// on the new session first, then the same walk runs.
+//
+// Older ensembles. A server without addWatch (before 3.6) answers
+// UNIMPLEMENTED; one configured with WatchManagerOptimized refuses persistent
+// watches. With Watch "auto" the source then runs on one-shot watches and says
+// so in its log; with "recursive" it stops with ErrNoRecursiveWatch naming the
+// server. The fallback stays because ZooKeeper 3.4 and 3.5 still run under
+// many older Kafka, HBase and Solr clusters.
+//
+// # One-shot watches
 //
 // One watching session carries every watch. Bootstrap walks the tree in scope
 // with ReadConcurrency reads in flight: GetW (data and a data watch) and ChildrenW
@@ -40,6 +119,8 @@
 // seen and the server fires those whose nodes moved. When the session expires
 // every watch is gone: once a new session is up the tree is walked again and the
 // differences from the index (creates, updates, ACLs, deletes) are published.
+//
+// # Both
 //
 // ACLs. setACL fires no watch. An ACL change is published when any read shows a
 // new aversion, and a background pass re-reads every ACL once per

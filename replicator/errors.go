@@ -14,6 +14,10 @@ var (
 	ErrRead = errors.New("replicator: read znode")
 	// ErrConnect means no ZooKeeper session could be established.
 	ErrConnect = errors.New("replicator: connect to zookeeper")
+	// ErrNoRecursiveWatch means the active ensemble refused a persistent
+	// recursive watch (ZooKeeper before 3.6, or a server whose watch manager
+	// is WatchManagerOptimized) and the source's Watch mode requires one.
+	ErrNoRecursiveWatch = errors.New("replicator: zookeeper refused a persistent recursive watch")
 )
 
 // Sentinel errors of the applier.

@@ -51,7 +51,10 @@ type SourceConfig struct {
 	// change events (create, update, delete, acl) were published since the last
 	// one began. 0: only at bootstrap and on request.
 	SnapshotEveryEvents int64
-	Logger              hclog.Logger
+	// Watch is how the source watches the tree: WatchAuto (the default),
+	// WatchRecursive or WatchOneShot (see doc.go).
+	Watch  string
+	Logger hclog.Logger
 }
 
 // DefaultSourceConfig returns the defaults; Site, Epoch and Servers must be set.
@@ -62,6 +65,7 @@ func DefaultSourceConfig() SourceConfig {
 		ACLRecheckInterval: 5 * time.Minute,
 		ReadConcurrency:    256,
 		BulkSessions:       3, // with the watching session, four connections: about where reads stop scaling
+		Watch:              WatchAuto,
 	}
 }
 
@@ -91,6 +95,11 @@ func (c SourceConfig) Validate() error {
 	if c.SnapshotEveryEvents < 0 {
 		return fmt.Errorf("%w: snapshot every events must not be negative", ErrInvalidConfig)
 	}
+	switch c.Watch {
+	case "", WatchAuto, WatchRecursive, WatchOneShot:
+	default:
+		return fmt.Errorf("%w: watch must be %q, %q or %q, not %q", ErrInvalidConfig, WatchAuto, WatchRecursive, WatchOneShot, c.Watch)
+	}
 	return c.Scope.Validate()
 }
 
@@ -114,6 +123,9 @@ type SourceStats struct {
 	LastSnapshot      time.Time     // when the last published snapshot ended
 	SessionExpiries   uint64
 	ReadRetries       uint64
+	// Watch is the kind of watch in use: WatchRecursive or WatchOneShot ("" before
+	// the first connection).
+	Watch string
 }
 
 // Source turns the active ensemble's tree into journal events: a fuzzy snapshot
@@ -162,6 +174,7 @@ type Source struct {
 	bootDur                                                       time.Duration
 	lastSnap                                                      time.Time
 	lastRetryLog                                                  atomic.Int64
+	watchKind                                                     string
 
 	// walkPending holds paths a walk has queued whose result is not yet published:
 	// notification tasks leave them to the walk instead of reading them twice.
@@ -213,8 +226,22 @@ func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
 }
 
 // Run connects, bootstraps and follows changes until ctx ends (it returns nil) or a
-// permanent error (a publish failure wraps ErrPublish).
+// permanent error (a publish failure wraps ErrPublish). A Source runs once.
 func (s *Source) Run(ctx context.Context) error {
+	if s.cfg.Watch == WatchOneShot {
+		return s.runOneShot(ctx)
+	}
+	err := s.newWatcher().run(ctx)
+	if errors.Is(err, ErrNoRecursiveWatch) && s.cfg.Watch != WatchRecursive {
+		s.log.Warn("falling back to one-shot watches: a watch per znode, slower under bursts and more memory", "error", err)
+		return s.runOneShot(ctx)
+	}
+	return err
+}
+
+// runOneShot runs the source on one-shot watches (two per znode).
+func (s *Source) runOneShot(ctx context.Context) error {
+	s.setWatchKind(WatchOneShot)
 	conn, err := DialZK(ctx, s.cfg.zk(), s.log.Named("zk"), s.notes.push)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -244,6 +271,12 @@ func (s *Source) Run(ctx context.Context) error {
 	return err
 }
 
+func (s *Source) setWatchKind(k string) {
+	s.statsMu.Lock()
+	s.watchKind = k
+	s.statsMu.Unlock()
+}
+
 // Stats returns counters and the last watermark.
 func (s *Source) Stats() SourceStats {
 	s.statsMu.Lock()
@@ -263,6 +296,7 @@ func (s *Source) Stats() SourceStats {
 		LastSnapshot:      s.lastSnap,
 		SessionExpiries:   s.expiries.Load(),
 		ReadRetries:       s.retries.Load(),
+		Watch:             s.watchKind,
 	}
 }
 

@@ -68,13 +68,27 @@ func RequestSnapshot(ctx context.Context, conn *zk.Conn, by, reason string) erro
 // every watch in place: it publishes snapshot-begin, a snapshot-node for every
 // node in scope, then snapshot-end, while changes keep flowing in order.
 func (s *Source) snapshotLoop(ctx context.Context) error {
+	return s.snapshotTriggers(ctx, true)
+}
+
+// snapshotTriggers takes the snapshots asked for after the bootstrap one.
+// With watchRequest it watches SnapshotRequestPath itself (one-shot
+// watches); on a recursive watch the dispatch loop reports the node's writes.
+func (s *Source) snapshotTriggers(ctx context.Context, watchRequest bool) error {
 	if err := s.waitBootstrapped(ctx); err != nil {
 		return nil
 	}
-	// The bootstrap snapshot answers every request made before it.
-	seen, err := s.armSnapshotRequest(ctx)
-	if err != nil {
-		return ignoreDone(ctx, err)
+	var (
+		seen    int64
+		err     error
+		request <-chan struct{}
+	)
+	if watchRequest {
+		// The bootstrap snapshot answers every request made before it.
+		if seen, err = s.armSnapshotRequest(ctx); err != nil {
+			return ignoreDone(ctx, err)
+		}
+		request = s.snapReq
 	}
 	var interval, poll <-chan time.Time
 	if s.cfg.SnapshotInterval > 0 {
@@ -91,7 +105,7 @@ func (s *Source) snapshotLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.snapReq:
+		case <-request:
 			mzxid, err := s.armSnapshotRequest(ctx)
 			if err != nil {
 				return ignoreDone(ctx, err)

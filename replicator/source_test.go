@@ -59,15 +59,25 @@ func TestSourceCapturesTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
+	for _, watch := range []string{WatchRecursive, WatchOneShot} {
+		t.Run(watch, func(t *testing.T) { testSourceCapturesTree(t, watch) })
+	}
+}
+
+func testSourceCapturesTree(t *testing.T, watch string) {
 	zks := startZK(t)
 	admin := adminConn(t, zks.Servers())
 	buildRichTree(t, admin)
 
 	pub := &fakePub{}
 	cfg := testSourceConfig(t, zks.Servers())
+	cfg.Watch = watch
 	cfg.Scope = Scope{Exclude: []string{"/skipme"}, Ephemeral: []EphemeralRule{{Prefix: "/keep", Policy: EphemeralPersistent}}}
 	src := runSource(t, cfg, pub)
 	sourceWaitFor(t, 60*time.Second, "bootstrap", func() bool { return src.Stats().Bootstrapped })
+	if got := src.Stats().Watch; got != watch {
+		t.Fatalf("source watches with %q, want %q", got, watch)
+	}
 
 	evs := pub.snapshot()
 	if evs[0].Kind != journal.KindSnapshotBegin {

@@ -50,9 +50,12 @@ func TestBootstrapRate(t *testing.T) {
 	plain := time.Since(start)
 	t.Logf("plain walk: %d znodes in %v = %.0f znodes/s", len(tree), plain, float64(len(tree))/plain.Seconds())
 
-	for _, c := range []struct{ bulk, conc int }{{0, 256}, {2, 256}, {3, 512}} {
+	for _, c := range []struct {
+		watch      string
+		bulk, conc int
+	}{{WatchOneShot, 3, 256}, {WatchRecursive, 0, 256}, {WatchRecursive, 3, 256}} {
 		cfg := testSourceConfig(t, zks.Servers())
-		cfg.BulkSessions, cfg.ReadConcurrency = c.bulk, c.conc
+		cfg.Watch, cfg.BulkSessions, cfg.ReadConcurrency = c.watch, c.bulk, c.conc
 		cfg.Scope = Scope{Include: []string{"/bench"}}
 		cfg.Logger = nil
 		pub := &countPub{}
@@ -68,17 +71,17 @@ func TestBootstrapRate(t *testing.T) {
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
-		t.Logf("heap after bootstrap: %.0f bytes per znode (index, go-zookeeper's watch bookkeeping, everything else)",
-			float64(ms.HeapAlloc)/float64(st.BootstrapNodes))
+		t.Logf("%s: heap after bootstrap: %.0f bytes per znode (index, watch bookkeeping, everything else)",
+			c.watch, float64(ms.HeapAlloc)/float64(st.BootstrapNodes))
 		if dir := os.Getenv("ZKDR_HEAP_PROFILE"); dir != "" {
-			writeHeapProfile(t, filepath.Join(dir, fmt.Sprintf("bootstrap-heap-bulk%d.pprof", c.bulk)))
+			writeHeapProfile(t, filepath.Join(dir, fmt.Sprintf("bootstrap-heap-%s-bulk%d.pprof", c.watch, c.bulk)))
 		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("source bootstrap, %d bulk sessions, %d in flight: %d znodes in %v = %.0f znodes/s (%.2fx the plain walk), %d events",
-			c.bulk, c.conc, st.BootstrapNodes, st.BootstrapDuration, float64(st.BootstrapNodes)/st.BootstrapDuration.Seconds(),
+		t.Logf("%s source bootstrap, %d bulk sessions, %d in flight: %d znodes in %v = %.0f znodes/s (%.2fx the plain walk), %d events",
+			c.watch, c.bulk, c.conc, st.BootstrapNodes, st.BootstrapDuration, float64(st.BootstrapNodes)/st.BootstrapDuration.Seconds(),
 			plain.Seconds()/st.BootstrapDuration.Seconds(), pub.n.Load())
 	}
 }
