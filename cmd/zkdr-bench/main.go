@@ -41,12 +41,14 @@ func run(ctx context.Context, args []string) error {
 	nodes := fs.Int("nodes", 0, "override the tree size")
 	churnDur := fs.Duration("churn-dur", 0, "override the steady load's duration")
 	backlog := fs.Int("backlog", 0, "override the backlog size")
+	burst := fs.Int("burst", 0, "override how many children the burst creates under one parent")
 	noSerial := fs.Bool("no-serial", false, "skip the serial copier")
 	noCurator := fs.Bool("no-curator", false, "skip the Curator-based mirror")
 	sourceProc := fs.Bool("source-process", false, "run the active daemon as a `zkdr run` process during the seed, to read its memory (seed scenario only; on in -preset large)")
 	keep := fs.Bool("keep", false, "keep the work directory (servers' data and logs)")
 	verbose := fs.Bool("v", false, "debug logs")
 	daemonLog := fs.String("daemon-log", "info", "level of the zkdr daemons' log (zkdr.log in the work directory)")
+	watch := fs.String("watch", "", "the daemons' source.watch: auto (default), recursive or one-shot")
 	render := fs.String("render", "", "print the table of a stored JSON result with the current rules, and measure nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,10 +81,14 @@ func run(ctx context.Context, args []string) error {
 	if *backlog > 0 {
 		cfg.Backlog = *backlog
 	}
+	if *burst > 0 {
+		cfg.BurstChildren = *burst
+	}
 	cfg.SerialCopy = cfg.SerialCopy && !*noSerial
 	cfg.CuratorMirror = cfg.CuratorMirror && !*noCurator
 	cfg.CPUProfileDir, cfg.KeepWorkDir = *cpuprofile, *keep
 	cfg.DaemonLogLevel = *daemonLog
+	cfg.Watch = *watch
 	cfg.SourceProcess = cfg.SourceProcess || *sourceProc
 	level := hclog.Info
 	if *verbose {

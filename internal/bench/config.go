@@ -13,13 +13,14 @@ const (
 	ScenarioSeed       = "seed"       // seed a fresh standby from a loaded primary
 	ScenarioLag        = "lag"        // replication lag under steady setData load
 	ScenarioCeiling    = "ceiling"    // replication lag at the primary's own write ceiling
+	ScenarioBurst      = "burst"      // a burst of child creates under one parent
 	ScenarioBacklog    = "backlog"    // apply a journal backlog against the standby's own ceiling
 	ScenarioSwitchover = "switchover" // planned switchover drills under a client's load
 	ScenarioPromote    = "promote"    // promote after the active site is killed
 )
 
 // AllScenarios lists every scenario Run knows.
-var AllScenarios = []string{ScenarioSeed, ScenarioLag, ScenarioCeiling, ScenarioBacklog, ScenarioSwitchover, ScenarioPromote}
+var AllScenarios = []string{ScenarioSeed, ScenarioLag, ScenarioCeiling, ScenarioBurst, ScenarioBacklog, ScenarioSwitchover, ScenarioPromote}
 
 // Config says what to measure and how big.
 type Config struct {
@@ -48,6 +49,11 @@ type Config struct {
 	CeilingStart    int
 	CeilingStep     time.Duration
 	CeilingDuration time.Duration
+
+	// BurstChildren children are created under one fresh parent,
+	// BurstPerMulti to a transaction, for the burst scenario.
+	BurstChildren int
+	BurstPerMulti int
 
 	// Backlog update events are built in the journal while the standby's daemon
 	// is stopped, written at BacklogRate setData/s.
@@ -93,6 +99,9 @@ type Config struct {
 	// DaemonLogLevel is the level of the zkdr daemons' log in the work
 	// directory (zkdr.log); "" means info.
 	DaemonLogLevel string
+	// Watch is the daemons' source.watch ("" means the default, auto); "one-shot"
+	// measures the watch-per-znode source on the same machine.
+	Watch string
 
 	Logger hclog.Logger
 }
@@ -113,6 +122,8 @@ func DefaultConfig() Config {
 		CeilingStart:    8000,
 		CeilingStep:     5 * time.Second,
 		CeilingDuration: 60 * time.Second,
+		BurstChildren:   20_000,
+		BurstPerMulti:   1000,
 		Backlog:         500_000,
 		Drills:          5,
 		DrillRate:       2000,
@@ -135,6 +146,7 @@ func QuickConfig() Config {
 	c.ChurnDuration = 10 * time.Second
 	c.CeilingStep = 3 * time.Second
 	c.CeilingDuration = 25 * time.Second
+	c.BurstChildren = 2000
 	c.Backlog = 50_000
 	c.SerialCap = time.Minute
 	c.Timeout = 5 * time.Minute
@@ -198,6 +210,9 @@ func (c Config) Validate() error {
 	}
 	if c.wants(ScenarioCeiling) && (c.CeilingStart < 1 || c.CeilingStep <= 0 || c.CeilingDuration < 20*time.Second) {
 		return fmt.Errorf("bench: the ceiling scenario needs a start rate, a step and at least 20 s of load")
+	}
+	if c.wants(ScenarioBurst) && (c.BurstChildren < 1 || c.BurstPerMulti < 1) {
+		return fmt.Errorf("bench: the burst scenario needs children and a transaction size")
 	}
 	if c.wants(ScenarioBacklog) && (c.Backlog < 1 || c.BacklogRate < 1) {
 		return fmt.Errorf("bench: the backlog scenario needs a backlog size and a rate")

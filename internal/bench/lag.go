@@ -58,14 +58,15 @@ func (r *Runner) underLoad(ctx context.Context, dst string, rate int, d time.Dur
 }
 
 // zkdrPhase measures zkdr on one fresh pair: the seed, then the steady lag,
-// then the backlog, in that order, each leaving the pair in step.
+// the lag at the ceiling, the burst, then the backlog, in that order, each
+// leaving the pair in step.
 func (r *Runner) zkdrPhase(ctx context.Context) error {
 	west, err := r.freshWest("zkdr")
 	if err != nil {
 		return err
 	}
 	defer west.Close()
-	p, err := newZkdrPair(ctx, r.dir, r.east, west, r.cfg.SyncAlways, r.daemonLogger())
+	p, err := newZkdrPair(ctx, r.dir, r.east, west, r.cfg.SyncAlways, r.cfg.Watch, r.daemonLogger())
 	if err != nil {
 		return err
 	}
@@ -106,6 +107,13 @@ func (r *Runner) zkdrPhase(ctx context.Context) error {
 			res.Behind = true
 		}
 		r.rep.Ceiling.Zkdr = res
+	}
+	if r.cfg.wants(ScenarioBurst) {
+		res, err := r.burst(ctx, p)
+		if err != nil {
+			return fmt.Errorf("zkdr burst: %w", err)
+		}
+		r.rep.Burst.Zkdr = res
 	}
 	if r.cfg.wants(ScenarioBacklog) {
 		res, err := r.backlog(ctx, p)

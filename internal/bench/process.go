@@ -153,6 +153,7 @@ peer %q {
 }
 metrics { listen = "" }
 log { level = "info" }
+source { watch = %q }
 `, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain,
-		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain)
+		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain, c.Source.Watch)
 }

@@ -20,6 +20,7 @@ type Report struct {
 	Seed       *SeedResult       `json:"seed,omitempty"`
 	Lag        *LagScenario      `json:"lag,omitempty"`
 	Ceiling    *CeilingScenario  `json:"ceiling,omitempty"`
+	Burst      *BurstResult      `json:"burst,omitempty"`
 	Backlog    *BacklogResult    `json:"backlog,omitempty"`
 	Switchover *SwitchoverResult `json:"switchover,omitempty"`
 	Promote    *PromoteResult    `json:"promote,omitempty"`
@@ -42,6 +43,8 @@ type Setup struct {
 	CuratorMirror bool `json:"curator_mirror"`
 	// ZooKeeperHeap is each ZooKeeper server's -Xmx.
 	ZooKeeperHeap string `json:"zookeeper_heap"`
+	// Watch is the source's watch setting ("" for the default, auto).
+	Watch string `json:"watch,omitempty"`
 	// SourceProcess says the source daemon ran as a child process.
 	SourceProcess bool          `json:"source_process"`
 	LoadTook      time.Duration `json:"load_took_ns"`
@@ -186,7 +189,7 @@ func (r *Report) buildRows() {
 		row.Verdict = verdict(l.Zkdr.P99 <= 500*time.Millisecond && l.Zkdr.Samples > 0)
 		r.Rows = append(r.Rows, row)
 	}
-	r.Rows = append(r.Rows, r.ceilingRow())
+	r.Rows = append(r.Rows, r.ceilingRow(), r.burstRow())
 	if b := r.Backlog; b != nil {
 		row := Row{Scenario: fmt.Sprintf("apply a backlog of %s update events", thousands(int(b.Events))),
 			Zkdr: fmt.Sprintf("%.0f events/s in %s; %.0f events/s after a %s start", b.Rate, secs(b.Took),
@@ -276,6 +279,9 @@ func (r *Report) Markdown() string {
 	}
 	b.WriteString(".\n")
 	daemons := "zkdr daemons in-process"
+	if r.Setup.Watch != "" {
+		daemons += ", source.watch = " + r.Setup.Watch
+	}
 	if r.Setup.SourceProcess {
 		daemons = "the source daemon a `zkdr run` child process, the applier in-process"
 	}

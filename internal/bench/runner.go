@@ -50,6 +50,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		Nodes: r.cfg.Nodes, TreeNodes: r.cfg.treeSize(), Fanout: r.cfg.Fanout, DataSize: r.cfg.DataSize,
 		SyncAlways: r.cfg.SyncAlways, CuratorMirror: r.cfg.CuratorMirror, ZooKeeperHeap: cmp.Or(r.cfg.ZooKeeperHeap, zkserver.DefaultConfig().MaxHeap),
 		SourceProcess: r.cfg.SourceProcess,
+		Watch:         r.cfg.Watch,
 	}}
 	if r.cfg.wants(ScenarioLag) {
 		r.rep.Setup.ChurnRate, r.rep.Setup.ChurnDuration = r.cfg.ChurnRate, r.cfg.ChurnDuration
@@ -132,6 +133,16 @@ func (r *Runner) run(ctx context.Context) (err error) {
 	if r.cfg.CuratorMirror && (r.cfg.wants(ScenarioSeed) || r.cfg.wants(ScenarioLag) || r.cfg.wants(ScenarioCeiling)) {
 		if err := r.curatorPhase(ctx); err != nil {
 			r.problem("curator-mirror: %v", err)
+		}
+	}
+	if r.cfg.wants(ScenarioBurst) {
+		r.rep.Burst = &BurstResult{Children: r.cfg.BurstChildren, PerMulti: r.cfg.BurstPerMulti}
+		if r.cfg.CuratorMirror {
+			res, err := r.curatorBurst(ctx)
+			if err != nil {
+				r.problem("curator-mirror burst: %v", err)
+			}
+			r.rep.Burst.Curator = res
 		}
 	}
 	return r.zkdrPhase(ctx)

@@ -81,7 +81,7 @@ func (p *zkdrPair) standbyName() string {
 }
 
 // newZkdrPair starts NATS for both sites around existing ensembles.
-func newZkdrPair(ctx context.Context, dir string, east, west *zkserver.Cluster, syncAlways bool, logger hclog.Logger) (*zkdrPair, error) {
+func newZkdrPair(ctx context.Context, dir string, east, west *zkserver.Cluster, syncAlways bool, watch string, logger hclog.Logger) (*zkdrPair, error) {
 	p := &zkdrPair{east: east, west: west, cfg: map[string]*configs.Config{}, daemons: map[string]*daemon{}, log: logger, active: "east"}
 	var err error
 	p.natsEast, err = natsserver.Start(natsserver.Config{Site: "east", SyncAlways: syncAlways,
@@ -116,6 +116,9 @@ func newZkdrPair(ctx context.Context, dir string, east, west *zkserver.Cluster, 
 		cfg.Peer.ZooKeeper.SessionTimeout = cfg.ZooKeeper.SessionTimeout
 		cfg.Peer.NATS.Domain = peer
 		cfg.Metrics.Listen = ""
+		if watch != "" {
+			cfg.Source.Watch = watch
+		}
 		if err := cfg.Validate(); err != nil {
 			p.close()
 			return nil, fmt.Errorf("%s config: %w", s, err)
