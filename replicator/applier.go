@@ -155,6 +155,10 @@ type run struct {
 	inflight []*inflight
 	calling  chan struct{}
 	senders  *sync.WaitGroup
+	// heldSeq is the first message held for its delete window since heldAt
+	// (see guard_window.go); 0 when none is held.
+	heldSeq uint64
+	heldAt  time.Time
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {
@@ -402,7 +406,13 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 	for {
 		var back []journal.Message
 		var err error
-		if len(pending) == 0 && fetchErr == nil {
+		if fetchErr == nil && (len(pending) == 0 || r.windowCut(pending, false) == 0) {
+			var held <-chan time.Time
+			var t *time.Timer
+			if len(pending) > 0 {
+				t = time.NewTimer(r.holdLeft())
+				held = t.C
+			}
 			select {
 			case <-ctx.Done():
 				return nil
@@ -410,6 +420,10 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 				take(res)
 			case res := <-r.headDone():
 				back, err = r.landed(ctx, res)
+			case <-held:
+			}
+			if t != nil {
+				t.Stop()
 			}
 		}
 	drain:
@@ -435,7 +449,10 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 				return err
 			}
 		}
-		pending, err = r.applyPending(ctx, pending)
+		cut := r.windowCut(pending, fetchErr != nil)
+		rest := pending[cut:]
+		pending, err = r.applyPending(ctx, pending[:cut:cut])
+		pending = append(pending, rest...)
 		if err != nil {
 			return err
 		}
@@ -468,10 +485,15 @@ func (b *batch) add(mp *msgPlan) {
 	}
 }
 
-// trips reports whether adding mp would make b trip the delete guard.
+// trips reports whether adding mp would make b trip the delete guard. A b
+// that deletes already takes mp in (when it fits): the deletes of a window
+// are judged together (see guard_window.go).
 func (r *run) trips(b *batch, mp *msgPlan) bool {
 	deletes := mp.deletes
 	for _, p := range b.plans {
+		if p.deletes > 0 {
+			return false
+		}
 		deletes += p.deletes
 	}
 	return mp.deletes > 0 && guardTrips(deletes, b.plans[0].countBefore, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes)

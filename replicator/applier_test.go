@@ -293,9 +293,9 @@ func TestApplierCarriesSequenceCounters(t *testing.T) {
 	}
 }
 
-// A message that would delete most of the standby pauses the applier, shows the
-// pause in /zkdr/guard and the stats, and proceeds with exactly that batch once
-// released.
+// A window of deletes (between two heartbeats) that would delete most of the
+// standby pauses the applier, shows the pause in /zkdr/guard and the stats,
+// and proceeds with exactly that batch once released.
 func TestApplierDeleteGuard(t *testing.T) {
 	zkc := startZK(t)
 	j := newFakeJournal()
@@ -307,6 +307,8 @@ func TestApplierDeleteGuard(t *testing.T) {
 	}
 	j.add(evs...)
 	small := j.add(ev(journal.KindDelete, "/big/000", "", 0, nil)) // 1 node: below the guard
+	// A heartbeat closes the small delete's window: the wipe is weighed alone.
+	beat := j.add(journal.Event{Site: "east", Epoch: 1, Kind: journal.KindHeartbeat, Zxid: 500, Time: time.Now().UnixNano()})
 	wipe := j.add(ev(journal.KindDelete, "/big", "", 0, nil), ev(journal.KindUpdate, "/keep", "after", journal.ModePersistent, nil))
 	cfg := testApplierConfig(t, zkc, j)
 	cfg.DeleteGuardMinNodes = 10
@@ -321,7 +323,7 @@ func TestApplierDeleteGuard(t *testing.T) {
 	if g.FirstSeq != wipe || g.Deletes != 200 || g.Replicated != 201 {
 		t.Errorf("guard state %+v", g)
 	}
-	if st := a.Stats(); st.Guard == nil || st.AppliedSeq != small {
+	if st := a.Stats(); st.Guard == nil || st.AppliedSeq != beat {
 		t.Errorf("stats while paused: %+v", st)
 	}
 	if ok, _, _ := conn.Exists("/big/100"); !ok {
@@ -706,5 +708,43 @@ func TestApplierConfigValidate(t *testing.T) {
 	bad.BulkSessions = -1
 	if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "bulk sessions") {
 		t.Fatalf("negative bulk sessions: got %v", err)
+	}
+}
+
+// The deletes between two heartbeats are weighed together, however they are
+// cut into messages: a subtree deleted node by node over several messages
+// pauses before any of it is deleted on the standby.
+func TestApplierDeleteGuardWindow(t *testing.T) {
+	zkc := startZK(t)
+	j := newFakeJournal()
+	var evs []journal.Event
+	evs = append(evs, ev(journal.KindCreate, "/big", "", journal.ModePersistent, openACL))
+	for i := range 200 {
+		evs = append(evs, ev(journal.KindCreate, fmt.Sprintf("/big/%03d", i), "x", journal.ModePersistent, openACL))
+	}
+	j.add(evs...)
+	loaded := j.add(journal.Event{Site: "east", Epoch: 1, Kind: journal.KindHeartbeat, Zxid: 500, Time: time.Now().UnixNano()})
+	cfg := testApplierConfig(t, zkc, j)
+	cfg.DeleteGuardMinNodes = 10
+	a := startApplier(t, cfg)
+	waitApplied(t, a.Applier, loaded)
+	first := j.add(ev(journal.KindDelete, "/big/000", "", 0, nil), ev(journal.KindDelete, "/big/001", "", 0, nil))
+	var rest []journal.Event
+	for i := 2; i < 200; i++ {
+		rest = append(rest, ev(journal.KindDelete, fmt.Sprintf("/big/%03d", i), "", 0, nil))
+	}
+	j.add(rest...)
+	j.add(journal.Event{Site: "east", Epoch: 1, Kind: journal.KindHeartbeat, Zxid: 900, Time: time.Now().UnixNano()})
+	conn := adminConn(t, zkc.Servers())
+	waitFor(t, 60*time.Second, "guard paused", func() bool {
+		g, ok, err := ReadGuard(context.Background(), conn)
+		return err == nil && ok && g.State == GuardPaused
+	})
+	g, _, _ := ReadGuard(context.Background(), conn)
+	if g.FirstSeq != first || g.Deletes != 200 {
+		t.Errorf("guard state %+v, want the window from seq %d with 200 deletes", g, first)
+	}
+	if kids, _, err := conn.Children("/big"); err != nil || len(kids) != 200 {
+		t.Fatalf("standby lost nodes before the pause: %d children, %v", len(kids), err)
 	}
 }
