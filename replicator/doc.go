@@ -174,7 +174,12 @@
 //
 // Snapshots and the delete guard. A snapshot-end deletes what the snapshot did
 // not mention; an open snapshot is recorded in the checkpoint and re-read from
-// its begin after a restart. A batch deleting more than DeleteGuardShare of the
-// replicated nodes (and more than DeleteGuardMinNodes) pauses until
-// `zkdr guard release` flips /zkdr/guard.
+// its begin after a restart. The deletes between two heartbeats (one window of
+// primary time, about HeartbeatInterval) are weighed together: a message that
+// deletes waits for the heartbeat that closes its window (at most 2 s), and the
+// window's deleting messages share one batch. A window deleting more than
+// DeleteGuardShare of the replicated nodes (and more than DeleteGuardMinNodes)
+// pauses before any of it is applied, until `zkdr guard release` flips
+// /zkdr/guard. A recursive watch reports a subtree's delete node by node, so
+// the verdict must not depend on how the journal cut them into messages.
 package replicator
