@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zkdr/zkdr/replicator"
 )
 
 // metricsCollector exposes a Daemon's status as Prometheus metrics. It reads
@@ -19,6 +21,7 @@ type metricsCollector struct {
 
 	role, epoch                        *prometheus.Desc
 	published, indexNodes, hbZxid      *prometheus.Desc
+	recursiveWatch                     *prometheus.Desc
 	applied, batches, redone, opByOp   *prometheus.Desc
 	appliedSeq, wmZxid, lag, guard     *prometheus.Desc
 	replicated, runnerErr, bootstrapNs *prometheus.Desc
@@ -40,6 +43,8 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		indexNodes:  desc("source_index_nodes", "Znodes in the source's index (the replicated tree)."),
 		hbZxid:      desc("source_heartbeat_zxid", "Zxid of the last heartbeat the source published."),
 		bootstrapNs: desc("source_bootstrap_seconds", "How long the source's first walk took."),
+		recursiveWatch: desc("source_recursive_watch",
+			"1 while the source watches on persistent recursive watches, 0 on one-shot watches (ZooKeeper before 3.6)."),
 		applied:     desc("applier_events_applied_total", "Events the applier wrote into the standby."),
 		batches:     desc("applier_batches_total", "Multi transactions that carried a checkpoint."),
 		redone:      desc("applier_batches_redone_total", "Batches planned again after the standby refused them."),
@@ -91,6 +96,13 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.indexNodes, float64(s.IndexSize))
 		gauge(c.hbZxid, float64(s.LastHeartbeatZxid))
 		gauge(c.bootstrapNs, s.BootstrapDuration.Seconds())
+		if s.Watch != "" {
+			rw := 0.0
+			if s.Watch == replicator.WatchRecursive {
+				rw = 1
+			}
+			gauge(c.recursiveWatch, rw)
+		}
 	}
 	if a := st.Applier; a != nil {
 		counter(c.applied, float64(a.EventsApplied))
