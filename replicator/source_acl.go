@@ -16,6 +16,12 @@ const maxACLRechecksPerSecond = 1000
 // over the interval, because ZooKeeper fires no watch on setACL. A read whose
 // aversion is newer than the index's becomes an acl event.
 func (s *Source) aclRecheckLoop(ctx context.Context) error {
+	return s.aclRecheckPasses(ctx, s.recheckACL)
+}
+
+// aclRecheckPasses calls recheck for every indexed path once per
+// ACLRecheckInterval, paced as aclRecheckLoop says, until ctx ends.
+func (s *Source) aclRecheckPasses(ctx context.Context, recheck func(context.Context, string) error) error {
 	if s.cfg.ACLRecheckInterval == 0 {
 		return nil
 	}
@@ -37,7 +43,7 @@ func (s *Source) aclRecheckLoop(ctx context.Context) error {
 				return nil
 			case <-t.C:
 			}
-			if err := s.recheckACL(ctx, p); err != nil {
+			if err := recheck(ctx, p); err != nil {
 				t.Stop()
 				return ignoreDone(ctx, err)
 			}

@@ -3,7 +3,6 @@ package replicator
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -16,44 +15,11 @@ import (
 // the index's becomes an acl event; ACLs only ever move forward by aversion,
 // so a read from another session than the watching one is safe to apply.
 func (w *watcher) aclRecheckLoop(ctx context.Context) error {
-	s := w.s
-	if s.cfg.ACLRecheckInterval == 0 {
-		return nil
-	}
-	if err := s.waitBootstrapped(ctx); err != nil {
-		return nil
-	}
 	conn := w.conn
 	if len(w.bulk) > 0 {
 		conn = w.bulk[0]
 	}
-	for {
-		pass := time.Now()
-		paths := s.idx.paths()
-		every := time.Second / maxACLRechecksPerSecond
-		if len(paths) > 0 {
-			every = max(every, s.cfg.ACLRecheckInterval/time.Duration(len(paths)))
-		}
-		t := time.NewTicker(every)
-		for _, p := range paths {
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
-			}
-			if err := w.recheckACL(ctx, conn, p); err != nil {
-				t.Stop()
-				return ignoreDone(ctx, err)
-			}
-		}
-		t.Stop()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(s.cfg.ACLRecheckInterval - time.Since(pass)):
-		}
-	}
+	return w.s.aclRecheckPasses(ctx, func(ctx context.Context, p string) error { return w.recheckACL(ctx, conn, p) })
 }
 
 func (w *watcher) recheckACL(ctx context.Context, conn *zkwire.Conn, p string) error {
