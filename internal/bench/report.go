@@ -279,11 +279,11 @@ func (r *Report) Markdown() string {
 	}
 	b.WriteString(".\n")
 	daemons := "zkdr daemons in-process"
-	if r.Setup.Watch != "" {
-		daemons += ", source.watch = " + r.Setup.Watch
-	}
 	if r.Setup.SourceProcess {
 		daemons = "the source daemon a `zkdr run` child process, the applier in-process"
+	}
+	if r.Setup.Watch != "" {
+		daemons += ", source.watch = " + r.Setup.Watch
 	}
 	fmt.Fprintf(&b, "Both ensembles standalone on loopback (java -Xmx%s); NATS embedded in the bench process (sync always: %t); "+
 		"%s. Run took %s.\n\n", r.Setup.ZooKeeperHeap, r.Setup.SyncAlways, daemons, r.Took.Round(time.Second))
