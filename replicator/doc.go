@@ -143,7 +143,9 @@
 // Memory. The index keeps per znode only czxid, mzxid, pzxid, cversion,
 // aversion, an interned ACL pointer and the path (child names share the path's
 // bytes): about 130-150 bytes per znode, whatever the data size (see
-// TestIndexBytesPerZnode).
+// TestIndexBytesPerZnode). On a recursive watch it is the only per-znode state,
+// in the source and in the server (one watch entry per root); one-shot watches
+// add go-zookeeper's bookkeeping of two watches per node, and the server's.
 //
 // # Applier
 //
