@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string) error {
 	churnDur := fs.Duration("churn-dur", 0, "override the steady load's duration")
 	backlog := fs.Int("backlog", 0, "override the backlog size")
 	burst := fs.Int("burst", 0, "override how many children the burst creates under one parent")
+	burstPerMulti := fs.Int("burst-per-multi", 0, "override how many creates one of the burst's transactions holds")
 	noSerial := fs.Bool("no-serial", false, "skip the serial copier")
 	noCurator := fs.Bool("no-curator", false, "skip the Curator-based mirror")
 	sourceProc := fs.Bool("source-process", false, "run the active daemon as a `zkdr run` process during the seed, to read its memory (seed scenario only; on in -preset large)")
@@ -80,6 +81,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if *backlog > 0 {
 		cfg.Backlog = *backlog
+	}
+	if *burstPerMulti > 0 {
+		cfg.BurstPerMulti = *burstPerMulti
 	}
 	if *burst > 0 {
 		cfg.BurstChildren = *burst
