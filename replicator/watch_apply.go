@@ -174,7 +174,6 @@ func (w *watcher) applyRead(ctx context.Context, it *readItem, r zkwire.ReadResu
 		} else {
 			// Keep the children; the new incarnation's data and ACL overwrite.
 			e.czxid, e.mzxid, e.aversion = st.Czxid, -1, -1
-			it.wantACL = true
 		}
 	}
 	if !known && !root {
