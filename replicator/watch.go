@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
@@ -50,7 +49,6 @@ type watcher struct {
 	// watches are the paths the session holds a watch on (recursive or not);
 	// re-added after a session expiry.
 	watches []watchSpec
-	hbSeen  atomic.Int64 // unix nanos of the last heartbeat write acknowledged
 }
 
 type watchSpec struct {

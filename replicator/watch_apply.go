@@ -41,7 +41,6 @@ func (w *watcher) publishLoop(ctx context.Context) error {
 		case jobHold:
 			catchUp = true
 		case jobHeartbeat:
-			w.hbSeen.Store(time.Now().UnixNano())
 			if !catchUp {
 				err = s.apply(ctx, result{kind: resHeartbeat, zxid: j.hb.zxid, time: j.hb.time})
 			}
@@ -64,11 +63,8 @@ func (w *watcher) applyJob(ctx context.Context, j *job, applied *uint64) error {
 			w.send(j)
 		}
 		var err error
-		rs, err = j.read.Wait(ctx)
+		rs, err = j.read.Wait(ctx) // zkwire checks one result per op
 		failed = err != nil
-		if err == nil && len(rs) != len(j.items)*(1+boolInt(j.walk)) {
-			return fmt.Errorf("%w: multiRead of %d ops answered %d", zkwire.ErrProtocol, len(j.items)*(1+boolInt(j.walk)), len(rs))
-		}
 		return err
 	})
 	if err != nil {
@@ -82,9 +78,10 @@ func (w *watcher) applyJob(ctx context.Context, j *job, applied *uint64) error {
 		kids  []string
 		found uint64
 	)
+	snap := w.walkSnap(j)
 	for i := range j.items {
 		it := &j.items[i]
-		exists, err := w.applyRead(ctx, it, rs[it.op], zxid, w.walkSnap(j))
+		exists, err := w.applyRead(ctx, it, rs[it.op], zxid, snap)
 		if err != nil {
 			return err
 		}
@@ -101,14 +98,14 @@ func (w *watcher) applyJob(ctx context.Context, j *job, applied *uint64) error {
 	if !j.walk {
 		return nil
 	}
-	end, id, count := w.walkApplied(len(j.items), found, kids)
+	end, id, count, start := w.walkApplied(len(j.items), found, kids)
 	w.walk.poke()
 	if !end {
 		return nil
 	}
 	now := time.Now()
-	s.log.Info("walk finished", "znodes", count, "duration", now.Sub(w.walk.start),
-		"znodes-per-second", int(float64(count)/max(now.Sub(w.walk.start).Seconds(), 1e-9)))
+	s.log.Info("walk finished", "znodes", count, "duration", now.Sub(start),
+		"znodes-per-second", int(float64(count)/max(now.Sub(start).Seconds(), 1e-9)))
 	s.walkActive.Store(false)
 	return s.apply(ctx, result{kind: resWalkEnd, snapshot: id, time: now.UnixNano(), count: count})
 }
@@ -121,13 +118,6 @@ func (w *watcher) walkSnap(j *job) uint64 {
 	w.walk.mu.Lock()
 	defer w.walk.mu.Unlock()
 	return w.walk.id
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // applyRead publishes what one read of p shows, given that it is no older

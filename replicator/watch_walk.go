@@ -16,7 +16,6 @@ const maxWalkSteps = 32
 type walkState struct {
 	mu       sync.Mutex
 	active   bool
-	req      walkRequest
 	id       uint64 // snapshot id, 0 for a catch-up walk
 	start    time.Time
 	frontier []string // paths to read, last in first out
@@ -56,7 +55,7 @@ func (w *watcher) startWalk(ctx context.Context) error {
 		id = uint64(start.UnixNano())
 		s.snapBase.Store(s.changes.Load())
 	}
-	w.walk.active, w.walk.req, w.walk.id, w.walk.start = true, req, id, start
+	w.walk.active, w.walk.id, w.walk.start = true, id, start
 	w.walk.frontier = append(w.walk.frontier[:0], s.roots...)
 	w.walk.pending, w.walk.inflight, w.walk.count = len(s.roots), 0, 0
 	w.walk.mu.Unlock()
@@ -93,7 +92,7 @@ func (w *watcher) issueWalkStep(ctx context.Context) (bool, error) {
 
 // walkApplied records an applied step: its nodes are done, the children it
 // listed are queued. It reports the walk's end when nothing is left.
-func (w *watcher) walkApplied(done int, found uint64, kids []string) (end bool, id uint64, count uint64) {
+func (w *watcher) walkApplied(done int, found uint64, kids []string) (end bool, id, count uint64, start time.Time) {
 	w.walk.mu.Lock()
 	defer w.walk.mu.Unlock()
 	w.walk.inflight--
@@ -101,9 +100,9 @@ func (w *watcher) walkApplied(done int, found uint64, kids []string) (end bool, 
 	w.walk.count += found
 	w.walk.frontier = append(w.walk.frontier, kids...)
 	if w.walk.pending > 0 {
-		return false, 0, 0
+		return false, 0, 0, time.Time{}
 	}
 	w.walk.active = false
 	w.walk.frontier = nil
-	return true, w.walk.id, w.walk.count
+	return true, w.walk.id, w.walk.count, w.walk.start
 }
