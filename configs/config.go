@@ -227,12 +227,22 @@ type Applier struct {
 	// standby's jute.maxbuffer (1 MiB by default).
 	MaxBatchOps   int
 	MaxBatchBytes int
-	// DeleteGuardShare pauses the applier when one batch (or a snapshot-end)
-	// would delete more than this share of the replicated nodes.
+	// DeleteGuardShare pauses the applier before a group of deletes that
+	// would leave the replicated tree more than this share below the most it
+	// held within DeleteGuardWindow of primary time (queue items and other
+	// sequence-named nodes are not counted).
 	DeleteGuardShare float64
-	// DeleteGuardMinNodes keeps the guard quiet for deletions smaller than this
-	// many nodes, so a small tree is not paused by an ordinary delete.
+	// DeleteGuardMinNodes keeps the guard quiet while the tree is fewer than
+	// this many nodes below that peak, so a small tree is not paused by an
+	// ordinary delete.
 	DeleteGuardMinNodes int
+	// DeleteGuardWindow is how much primary time the guard looks back over.
+	DeleteGuardWindow time.Duration
+	// GuardHooks run when the delete guard pauses this site's applier and when
+	// it is released, with ZKDR_SITE, ZKDR_GUARD (paused or released),
+	// ZKDR_GUARD_FIRST_SEQ, ZKDR_GUARD_DELETES, ZKDR_GUARD_SHRINK,
+	// ZKDR_GUARD_PEAK and ZKDR_GUARD_SINCE in their environment.
+	GuardHooks []Hook
 }
 
 // AntiEntropy tunes the standby daemon's background comparison of the two
@@ -312,8 +322,9 @@ func Default() *Config {
 		Applier: Applier{
 			MaxBatchOps:         1000,
 			MaxBatchBytes:       900 << 10,
-			DeleteGuardShare:    0.10,
+			DeleteGuardShare:    0.25,
 			DeleteGuardMinNodes: 100,
+			DeleteGuardWindow:   10 * time.Minute,
 		},
 		AntiEntropy: AntiEntropy{Interval: 10 * time.Minute, ReadsPerSecond: 200},
 		Failover:    Failover{MaxLagForSwitchover: 5 * time.Second},

@@ -56,8 +56,9 @@ func TestDefaults(t *testing.T) {
 		{"source.snapshot_every_events", c.Source.SnapshotEveryEvents, int64(0)},
 		{"applier.max_batch_ops", c.Applier.MaxBatchOps, 1000},
 		{"applier.max_batch_bytes", c.Applier.MaxBatchBytes, 900 * 1024},
-		{"applier.delete_guard_share", c.Applier.DeleteGuardShare, 0.10},
+		{"applier.delete_guard_share", c.Applier.DeleteGuardShare, 0.25},
 		{"applier.delete_guard_min_nodes", c.Applier.DeleteGuardMinNodes, 100},
+		{"applier.delete_guard_window", c.Applier.DeleteGuardWindow, 10 * time.Minute},
 		{"failover.max_lag_for_switchover", c.Failover.MaxLagForSwitchover, 5 * time.Second},
 		{"failover.hooks", len(c.Failover.Hooks), 0},
 		{"ha.election", c.HA.Election, false},
@@ -142,6 +143,11 @@ applier {
   max_batch_bytes        = "512KiB"
   delete_guard_share     = 0.25
   delete_guard_min_nodes = 0
+  delete_guard_window    = "5m"
+  guard_hook "pager" {
+    command = ["/bin/page", "--team", "zk"]
+    timeout = "5s"
+  }
 }
 failover {
   max_lag_for_switchover = "2s"
@@ -191,7 +197,8 @@ log {
 			Mapping: &configs.Mapping{From: "/app", To: "/dr/app"}},
 		Source: configs.Source{HeartbeatInterval: 500 * time.Millisecond, ACLRecheckInterval: 0,
 			SnapshotInterval: 6 * time.Hour, SnapshotEveryEvents: 100000, Watch: configs.WatchRecursive},
-		Applier:     configs.Applier{MaxBatchOps: 500, MaxBatchBytes: 512 << 10, DeleteGuardShare: 0.25, DeleteGuardMinNodes: 0},
+		Applier: configs.Applier{MaxBatchOps: 500, MaxBatchBytes: 512 << 10, DeleteGuardShare: 0.25, DeleteGuardMinNodes: 0, DeleteGuardWindow: 5 * time.Minute,
+			GuardHooks: []configs.Hook{{Name: "pager", Command: []string{"/bin/page", "--team", "zk"}, Timeout: 5 * time.Second}}},
 		AntiEntropy: configs.AntiEntropy{Interval: 30 * time.Minute, ReadsPerSecond: 50},
 		Failover: configs.Failover{MaxLagForSwitchover: 2 * time.Second, ActiveConnectFile: filepath.Join(dir, "active.txt"),
 			Hooks: []configs.Hook{

@@ -40,11 +40,13 @@ func (d *decoder) root(b *hclsyntax.Body, c *Config) {
 	}
 	if blk := bd.single("applier"); blk != nil {
 		a := d.open(blk.Body, "applier",
-			[]string{"max_batch_ops", "max_batch_bytes", "delete_guard_share", "delete_guard_min_nodes"}, nil)
+			[]string{"max_batch_ops", "max_batch_bytes", "delete_guard_share", "delete_guard_min_nodes", "delete_guard_window"}, []string{"guard_hook"})
 		a.intField("max_batch_ops", &c.Applier.MaxBatchOps)
 		a.byteSizeInt("max_batch_bytes", &c.Applier.MaxBatchBytes)
 		a.float("delete_guard_share", &c.Applier.DeleteGuardShare)
 		a.intField("delete_guard_min_nodes", &c.Applier.DeleteGuardMinNodes)
+		a.duration("delete_guard_window", &c.Applier.DeleteGuardWindow)
+		c.Applier.GuardHooks = d.hooks(a, "guard_hook", "applier.guard_hook")
 	}
 	if blk := bd.single("anti_entropy"); blk != nil {
 		a := d.open(blk.Body, "anti_entropy", []string{"interval", "reads_per_second"}, nil)
@@ -172,24 +174,31 @@ func (d *decoder) failover(b *hclsyntax.Body, f *Failover) {
 	bd := d.open(b, "failover", []string{"max_lag_for_switchover", "active_connect_file"}, []string{"hook"})
 	bd.duration("max_lag_for_switchover", &f.MaxLagForSwitchover)
 	bd.path("active_connect_file", &f.ActiveConnectFile)
+	f.Hooks = d.hooks(bd, "hook", "failover.hook")
+}
+
+// hooks decodes the named hook blocks of type typ; prefix names them in errors.
+func (d *decoder) hooks(bd *body, typ, prefix string) []Hook {
+	var out []Hook
 	seen := map[string]string{}
-	for _, blk := range bd.blocks("hook", 1) {
+	for _, blk := range bd.blocks(typ, 1) {
 		name := blk.Labels[0]
-		prefix := "failover.hook." + name
+		at := prefix + "." + name
 		if name == "" {
-			d.fail(blk.LabelRanges[0], "failover.hook", ErrInvalid, "a hook's label is its name and must not be empty")
+			d.fail(blk.LabelRanges[0], prefix, ErrInvalid, "a hook's label is its name and must not be empty")
 			continue
 		}
 		if first, ok := seen[name]; ok {
-			d.fail(blk.LabelRanges[0], prefix, ErrDuplicate, "duplicate hook %q (first at %s)", name, first)
+			d.fail(blk.LabelRanges[0], at, ErrDuplicate, "duplicate hook %q (first at %s)", name, first)
 			continue
 		}
 		seen[name] = shortPos(blk.TypeRange)
-		d.pos[prefix] = blk.DefRange()
+		d.pos[at] = blk.DefRange()
 		h := Hook{Name: name, Timeout: DefaultHookTimeout}
-		hb := d.open(blk.Body, prefix, []string{"command", "timeout"}, nil)
+		hb := d.open(blk.Body, at, []string{"command", "timeout"}, nil)
 		hb.strList("command", &h.Command)
 		hb.duration("timeout", &h.Timeout)
-		f.Hooks = append(f.Hooks, h)
+		out = append(out, h)
 	}
+	return out
 }

@@ -377,6 +377,10 @@ func (v *validator) applier() {
 	if a.DeleteGuardMinNodes < 0 {
 		v.fail("applier.delete_guard_min_nodes", ErrInvalid, "must not be negative")
 	}
+	if a.DeleteGuardWindow < time.Second {
+		v.fail("applier.delete_guard_window", ErrInvalid, "must be at least 1s (it spans several heartbeats), got %s", a.DeleteGuardWindow)
+	}
+	v.hooks(a.GuardHooks, "applier.guard_hook")
 }
 
 func (v *validator) antiEntropy() {
@@ -411,11 +415,16 @@ func (v *validator) retention() {
 func (v *validator) failover() {
 	f := v.c.Failover
 	v.positive("failover.max_lag_for_switchover", f.MaxLagForSwitchover)
+	v.hooks(f.Hooks, "failover.hook")
+}
+
+// hooks checks hook blocks named under kind.
+func (v *validator) hooks(hooks []Hook, kind string) {
 	seen := map[string]bool{}
-	for _, h := range f.Hooks {
-		prefix := "failover.hook." + h.Name
+	for _, h := range hooks {
+		prefix := kind + "." + h.Name
 		if h.Name == "" {
-			v.fail("failover.hook", ErrMissing, "a hook needs a name")
+			v.fail(kind, ErrMissing, "a hook needs a name")
 		} else if seen[h.Name] {
 			v.fail(prefix, ErrDuplicate, "duplicate hook %q", h.Name)
 		}

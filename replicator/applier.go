@@ -29,6 +29,7 @@ type ApplierStats struct {
 	StaleSkipped  uint64    // events skipped for an epoch below ApplierConfig.MinEpoch
 	Replicated    int       // replicated nodes on the standby
 	Guard         *GuardState
+	GuardPauses   uint64 // times the delete guard paused this process
 	// Resync is set while the standby resyncs after a retention gap; State
 	// then says "resyncing after retention gap at seq N".
 	Resync            *ResyncState
@@ -159,6 +160,11 @@ type run struct {
 	// (see guard_window.go); 0 when none is held.
 	heldSeq uint64
 	heldAt  time.Time
+	// judgedThrough is the last message whose groups of deletes the guard
+	// has judged (see judge); released is the version of the guard node an
+	// operator released, deleted by the next Multi.
+	judgedThrough uint64
+	released      *int32
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {
@@ -196,7 +202,8 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
 	r := &run{a: a, conn: conn, reads: reads, owner: owner, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
-		pl: &planner{tree: tree, m: a.m, conn: conn, reads: reads, cp: cp.clone(), minEpoch: a.cfg.MinEpoch}}
+		pl: &planner{tree: tree, m: a.m, conn: conn, reads: reads, cp: cp.clone(), minEpoch: a.cfg.MinEpoch,
+			guard: guardRule{share: a.cfg.DeleteGuardShare, minNodes: a.cfg.DeleteGuardMinNodes, window: a.cfg.DeleteGuardWindow}}}
 	if len(cp.PadDebt) > 0 {
 		// A crash came between a checkpoint and the padding it recorded.
 		if err := r.payPads(r.pl.padOpsFor(cp.PadDebt)); err != nil {
@@ -485,20 +492,6 @@ func (b *batch) add(mp *msgPlan) {
 	}
 }
 
-// trips reports whether adding mp would make b trip the delete guard. A b
-// that deletes already takes mp in (when it fits): the deletes of a window
-// are judged together (see guard_window.go).
-func (r *run) trips(b *batch, mp *msgPlan) bool {
-	deletes := mp.deletes
-	for _, p := range b.plans {
-		if p.deletes > 0 {
-			return false
-		}
-		deletes += p.deletes
-	}
-	return mp.deletes > 0 && guardTrips(deletes, b.plans[0].countBefore, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes)
-}
-
 // reserve is room kept in every Multi for the owner check, the checkpoint and
 // a guard delete.
 const reserveOps, reserveBytes = 3, 8 << 10
@@ -583,6 +576,28 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 			r.snapAt = r.pl.snap
 			continue
 		}
+		if deletes(msg) && msg.Seq > r.judgedThrough {
+			v, err := r.judge(pending[i:])
+			if err != nil {
+				return pending[from:], err
+			}
+			if v != nil {
+				// Everything before the group is applied; the group waits.
+				if !b.empty() {
+					if back, err := r.commitBatch(ctx, &b, pending[from:i]); err != nil {
+						return append(back, pending[from:]...), err
+					}
+					from = i
+					b = batch{}
+				}
+				if back, err := r.reapAll(ctx); err != nil {
+					return append(back, pending[from:]...), err
+				}
+				if err := r.hold(ctx, msg, v); err != nil {
+					return pending[from:], err
+				}
+			}
+		}
 		mark, saved := r.tree.mark(), r.pl.save()
 		mp, err := r.pl.plan(msg, false)
 		if err != nil {
@@ -600,9 +615,7 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 			}
 			return pending[from:], backoff.Permanent(err)
 		}
-		if !b.empty() && (!mp.simple() || !r.fits(&b, mp) || r.trips(&b, mp)) {
-			// A message that trips the delete guard starts a batch of its own, so
-			// the pause holds exactly the deleting messages.
+		if !b.empty() && (!mp.simple() || !r.fits(&b, mp)) {
 			// Take the plan back, send what is batched, plan it again after.
 			r.tree.rollback(mark)
 			r.pl.restore(saved)
@@ -705,11 +718,13 @@ func opPath(op any) string {
 	return fmt.Sprintf("%T", op)
 }
 
-// finalOps appends to ops what ends a checkpointed Multi: the guard's delete
-// (when it was released for this batch) and the checkpoint write.
-func (r *run) finalOps(ops []any, cp Checkpoint, guardVersion int32, guarded bool) []any {
-	if guarded {
-		ops = append(ops, &zk.DeleteRequest{Path: GuardPath, Version: guardVersion})
+// finalOps appends to ops what ends a checkpointed Multi that is not
+// pipelined: the guard node's delete (when an operator released the deletes
+// this Multi applies first) and the checkpoint write. The caller clears
+// r.released once the Multi is applied.
+func (r *run) finalOps(ops []any, cp Checkpoint) []any {
+	if r.released != nil {
+		ops = append(ops, &zk.DeleteRequest{Path: GuardPath, Version: *r.released})
 	}
 	cp.Version = r.committed.Version
 	return r.sealOps(ops, cp)
@@ -720,39 +735,6 @@ func (r *run) finalOps(ops []any, cp Checkpoint, guardVersion int32, guarded boo
 // checkpoint write stays last (its answer carries the new version).
 func (r *run) sealOps(ops []any, cp Checkpoint) []any {
 	return append(ops[:len(ops):len(ops)], &zk.CheckVersionRequest{Path: OwnerPath, Version: r.owner}, checkpointOp(cp))
-}
-
-// guard pauses when the deletes of plans cross the configured share.
-func (r *run) guard(ctx context.Context, plans []*msgPlan) (int32, bool, error) {
-	deletes, before := guardDeletes(plans)
-	if !guardTrips(deletes, before, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes) {
-		return 0, false, nil
-	}
-	var sample []string
-	for _, mp := range plans {
-		if len(sample) < 10 {
-			sample = append(sample, mp.sample...)
-		}
-	}
-	if len(sample) > 10 {
-		sample = sample[:10]
-	}
-	v, err := r.a.holdGuard(ctx, r.conn, GuardState{
-		State: GuardPaused, Stream: r.a.cfg.Stream,
-		FirstSeq: plans[0].firstSeq, LastSeq: plans[len(plans)-1].seq,
-		Deletes: deletes, Replicated: before, Share: r.a.cfg.DeleteGuardShare,
-		Sample: sample, Since: time.Now().UTC(),
-	})
-	return v, err == nil, err
-}
-
-// guardDeletes is what the delete guard weighs for plans: the replicated nodes
-// they delete and how many there were before them.
-func guardDeletes(plans []*msgPlan) (deletes, before int) {
-	for _, mp := range plans {
-		deletes += mp.deletes
-	}
-	return deletes, plans[0].countBefore
 }
 
 // commitBatch applies a batch in one Multi that ends with the checkpoint; msgs
@@ -782,21 +764,17 @@ func (r *run) commitBatch(ctx context.Context, b *batch, msgs []journal.Message)
 		debt = pad
 		cp.PadDebt = targets
 	}
-	deletes, before := guardDeletes(b.plans)
-	if debt == nil && !guardTrips(deletes, before, r.a.cfg.DeleteGuardShare, r.a.cfg.DeleteGuardMinNodes) {
+	if debt == nil && r.released == nil {
 		return r.send(ctx, ops, cp, b.plans, msgs)
 	}
 	if back, err := r.reapAll(ctx); err != nil {
 		return back, err
 	}
-	gv, guarded, err := r.guard(ctx, b.plans)
+	resp, err := r.multi(r.finalOps(ops, cp))
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.multi(r.finalOps(ops, cp, gv, guarded))
-	if err != nil {
-		return nil, err
-	}
+	r.released = nil
 	r.committed = cp
 	r.committed.Version = resp[len(resp)-1].Stat.Version
 	r.tree.commit()
@@ -986,10 +964,6 @@ func (r *run) payPads(ops []any) error {
 // their node become updates, deletes of missing nodes do nothing, a partly
 // deleted subtree is deleted the rest of the way.
 func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
-	gv, guarded, err := r.guard(ctx, []*msgPlan{mp})
-	if err != nil {
-		return err
-	}
 	var tail []any // ops waiting for the next Multi
 	flush := func(final bool) ([]zk.MultiResponse, error) {
 		limit := r.a.cfg.MaxBatchOps - reserveOps
@@ -1003,7 +977,7 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 		if !final {
 			return nil, nil
 		}
-		return r.multi(r.finalOps(tail, mp.cp, gv, guarded))
+		return r.multi(r.finalOps(tail, mp.cp))
 	}
 	for _, s := range mp.steps {
 		if s.direct == nil {
@@ -1028,6 +1002,7 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 	if err != nil {
 		return err
 	}
+	r.released = nil
 	r.committed = mp.cp
 	r.committed.Version = resp[len(resp)-1].Stat.Version
 	r.afterCommit([]*msgPlan{mp})

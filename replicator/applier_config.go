@@ -70,12 +70,19 @@ type ApplierConfig struct {
 	// expects the checkpoint version they leave; a refusal takes back the
 	// ones after it. 1 still plans the next Multi while one is in flight.
 	MaxInFlight int
-	// DeleteGuardShare pauses the applier when one batch (or a snapshot-end) would
-	// delete more than this share of the standby's replicated nodes...
+	// DeleteGuardShare pauses the applier before a group of deletes that would
+	// leave the standby's weighed nodes more than this share below the most
+	// it had within DeleteGuardWindow of primary time (see guard_rule.go)...
 	DeleteGuardShare float64
-	// DeleteGuardMinNodes ...and more than this many nodes, so that small trees
-	// do not trip the guard on every ordinary delete.
+	// DeleteGuardMinNodes ...and more than this many nodes below it, so that
+	// small trees do not trip the guard on every ordinary delete.
 	DeleteGuardMinNodes int
+	// DeleteGuardWindow is the span of primary time the guard remembers.
+	DeleteGuardWindow time.Duration
+	// OnGuard, if set, is told when the guard pauses the applier (State
+	// paused) and when an operator releases it (State released). It must not
+	// block.
+	OnGuard func(GuardState)
 	// Scope is the replicated part of the tree, in source paths (the same scope the
 	// source uses). A snapshot-end deletes unmentioned standby nodes only inside it.
 	Scope Scope
@@ -105,8 +112,9 @@ func DefaultApplierConfig() ApplierConfig {
 		MaxBatchBytes:       900 << 10,
 		FetchMax:            512,
 		MaxInFlight:         4,
-		DeleteGuardShare:    0.10,
+		DeleteGuardShare:    0.25,
 		DeleteGuardMinNodes: 100,
+		DeleteGuardWindow:   10 * time.Minute,
 		WalkConcurrency:     32,
 		BulkSessions:        3,
 	}
@@ -132,6 +140,9 @@ func (c ApplierConfig) withDefaults() ApplierConfig {
 	}
 	if c.DeleteGuardShare == 0 {
 		c.DeleteGuardShare = d.DeleteGuardShare
+	}
+	if c.DeleteGuardWindow == 0 {
+		c.DeleteGuardWindow = d.DeleteGuardWindow
 	}
 	if c.WalkConcurrency == 0 {
 		c.WalkConcurrency = d.WalkConcurrency
@@ -174,6 +185,9 @@ func (c ApplierConfig) Validate() error {
 	}
 	if c.DeleteGuardMinNodes < 0 {
 		return fmt.Errorf("%w: delete guard minimum must not be negative", ErrInvalidConfig)
+	}
+	if c.DeleteGuardWindow < 0 {
+		return fmt.Errorf("%w: delete guard window must not be negative", ErrInvalidConfig)
 	}
 	if c.BulkSessions < 0 {
 		return fmt.Errorf("%w: bulk sessions must not be negative", ErrInvalidConfig)

@@ -16,10 +16,6 @@ import (
 // message again, which converges for the same reason as applyDirect.
 func (r *run) applyOpByOp(ctx context.Context, mp *msgPlan) error {
 	r.a.log.Warn("applying a message op by op after repeated refusals", "journal-seq", mp.seq)
-	gv, guarded, err := r.guard(ctx, []*msgPlan{mp})
-	if err != nil {
-		return err
-	}
 	for _, s := range mp.steps {
 		if s.direct != nil {
 			if err := s.direct(ctx, r.conn); err != nil {
@@ -39,10 +35,11 @@ func (r *run) applyOpByOp(ctx context.Context, mp *msgPlan) error {
 			}
 		}
 	}
-	resp, err := r.multi(r.finalOps(nil, mp.cp, gv, guarded))
+	resp, err := r.multi(r.finalOps(nil, mp.cp))
 	if err != nil {
 		return err
 	}
+	r.released = nil
 	r.committed = mp.cp
 	r.committed.Version = resp[len(resp)-1].Stat.Version
 	r.a.mu.Lock()

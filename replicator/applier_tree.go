@@ -33,7 +33,10 @@ type tnode struct {
 type standbyTree struct {
 	nodes map[string]*tnode
 	count int // replicated nodes (inScope), "/" excluded
-	m     pathMapper
+	// durable counts the replicated nodes whose names are not sequence-shaped:
+	// what the delete guard weighs (see guard_rule.go).
+	durable int
+	m       pathMapper
 	// rootParent is set when top-level nodes are replicated, so "/" is a
 	// replicated parent whose counter is carried.
 	rootParent bool
@@ -92,8 +95,12 @@ func (t *standbyTree) add(p string, n *tnode) {
 	}
 	n.inScope = p != "/" && t.m.inScope(p)
 	t.nodes[p] = n
+	weighed := n.inScope && !sequenceShaped(baseName(p))
 	if n.inScope {
 		t.count++
+	}
+	if weighed {
+		t.durable++
 	}
 	parent := t.nodes[parentPath(p)]
 	name := baseName(p)
@@ -107,6 +114,9 @@ func (t *standbyTree) add(p string, n *tnode) {
 		delete(t.nodes, p)
 		if n.inScope {
 			t.count--
+		}
+		if weighed {
+			t.durable--
 		}
 		if parent != nil && p != "/" {
 			delete(parent.kids, name)
@@ -138,14 +148,18 @@ func (t *standbyTree) subtree(p string) []string {
 	return out
 }
 
-// remove forgets p and its subtree; it returns the replicated nodes removed.
-func (t *standbyTree) remove(p string) int {
-	removed := 0
+// remove forgets p and its subtree; it returns the replicated nodes removed
+// and how many of them the delete guard weighs.
+func (t *standbyTree) remove(p string) (removed, weighed int) {
 	gone := map[string]*tnode{}
 	for _, q := range t.subtree(p) {
 		if t.nodes[q].inScope {
 			removed++
 			t.count--
+			if !sequenceShaped(baseName(q)) {
+				weighed++
+				t.durable--
+			}
 		}
 		gone[q] = t.nodes[q]
 		delete(t.nodes, q)
@@ -159,6 +173,7 @@ func (t *standbyTree) remove(p string) int {
 			t.nodes[q] = n
 		}
 		t.count += removed
+		t.durable += weighed
 		if parent != nil && p != "/" {
 			if parent.kids == nil {
 				parent.kids = map[string]struct{}{}
@@ -166,7 +181,7 @@ func (t *standbyTree) remove(p string) int {
 			parent.kids[baseName(p)] = struct{}{}
 		}
 	})
-	return removed
+	return removed, weighed
 }
 
 // replicated lists every replicated node, sorted.
@@ -226,7 +241,7 @@ func (t *standbyTree) load(ctx context.Context, rp *readPool, concurrency int) e
 	}
 	conn := rp.conns[0]
 	t.nodes = map[string]*tnode{}
-	t.count = 0
+	t.count, t.durable = 0, 0
 	t.undo = nil
 	roots := t.m.roots()
 	t.rootParent = contains(roots, "/")

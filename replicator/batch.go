@@ -22,15 +22,12 @@ type step struct {
 
 // msgPlan is what applying one journal message takes.
 type msgPlan struct {
-	seq         uint64
-	firstSeq    uint64
-	steps       []step
-	cp          Checkpoint // the checkpoint once this message is applied
-	events      int        // events applied (heartbeats and markers included)
-	deletes     int        // replicated nodes it deletes
-	countBefore int        // replicated nodes before it
-	targets     padTargets // counters to carry once its creates are in
-	sample      []string   // a few deleted paths, for the delete guard
+	seq      uint64
+	firstSeq uint64
+	steps    []step
+	cp       Checkpoint // the checkpoint once this message is applied
+	events   int        // events applied (heartbeats and markers included)
+	targets  padTargets // counters to carry once its creates are in
 }
 
 // simple reports whether the message is plain Multi ops that may share a batch.
@@ -92,6 +89,11 @@ type planner struct {
 	// (see ApplierConfig.MinEpoch).
 	minEpoch uint64
 	stale    uint64
+	// guard is the delete guard's rule; while judging (a dry run, see
+	// run.judge) the verdict on each group of deletes is kept in verdicts.
+	guard    guardRule
+	judging  bool
+	verdicts []guardVerdict
 }
 
 // plannerState is what a plan changes outside the tree.
@@ -104,13 +106,34 @@ type plannerState struct {
 func (pl *planner) save() plannerState     { return plannerState{pl.cp.clone(), pl.snap, pl.stale} }
 func (pl *planner) restore(s plannerState) { pl.cp, pl.snap, pl.stale = s.cp, s.snap, s.stale }
 
+// window is the running checkpoint's delete guard window.
+func (pl *planner) window() *GuardWindow {
+	if pl.cp.Guard == nil {
+		pl.cp.Guard = &GuardWindow{}
+	}
+	return pl.cp.Guard
+}
+
+// closeGroup ends the group of deletes since the last heartbeat, judging it
+// while in a dry run.
+func (pl *planner) closeGroup() {
+	w := pl.window()
+	if w.Group == nil {
+		return
+	}
+	if pl.judging {
+		pl.verdicts = append(pl.verdicts, pl.guard.judge(w, pl.tree.durable))
+	}
+	w.Group = nil
+}
+
 var worldACL = zk.WorldACL(zk.PermAll)
 
 // plan plans msg. With mentionOnly (a message applied before a restart, read
 // again to rebuild an open snapshot's mentions) nothing is planned but the
 // snapshot bookkeeping.
 func (pl *planner) plan(msg journal.Message, mentionOnly bool) (*msgPlan, error) {
-	mp := &msgPlan{seq: msg.Seq, firstSeq: msg.FirstSeq, countBefore: pl.tree.count, targets: padTargets{}}
+	mp := &msgPlan{seq: msg.Seq, firstSeq: msg.FirstSeq, targets: padTargets{}}
 	if mp.firstSeq == 0 {
 		mp.firstSeq = msg.Seq
 	}
@@ -156,6 +179,8 @@ func (pl *planner) event(mp *msgPlan, ev *journal.Event, mentionOnly bool) error
 			}
 			pl.cp.WatermarkTime = ev.Time
 			mp.events++
+			pl.closeGroup()
+			pl.window().observe(ev.Time, pl.tree.durable, pl.guard.window)
 		}
 		return nil
 	case journal.KindSnapshotBegin:
@@ -404,13 +429,27 @@ func (pl *planner) deleteSubtree(mp *msgPlan, p string) {
 	if pl.tree.get(p) == nil || p == "/" {
 		return // delete on missing = nothing
 	}
-	for _, q := range pl.tree.subtree(p) {
+	doomed := pl.tree.subtree(p)
+	for _, q := range doomed {
 		mp.emit(&zk.DeleteRequest{Path: q, Version: -1}, opSize(q, nil, nil))
-		if len(mp.sample) < 10 {
-			mp.sample = append(mp.sample, q)
-		}
 	}
-	mp.deletes += pl.tree.remove(p)
+	before := pl.tree.durable
+	_, weighed := pl.tree.remove(p)
+	if weighed == 0 {
+		return
+	}
+	w := pl.window()
+	if w.Group == nil {
+		w.seed(before)
+		w.Group = &GuardGroup{FirstSeq: mp.seq, Before: before}
+	}
+	w.Group.Deletes += weighed
+	for _, q := range doomed {
+		if len(w.Group.Sample) >= guardSample {
+			break
+		}
+		w.Group.Sample = append(w.Group.Sample, q)
+	}
 }
 
 // snapshotEnd deletes every replicated standby node the snapshot did not

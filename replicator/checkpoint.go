@@ -66,6 +66,8 @@ type Checkpoint struct {
 	// Resync is set from a retention gap until the snapshot-end of a snapshot
 	// begun after the gap is applied.
 	Resync *ResyncState `json:"resync,omitempty"`
+	// Guard is the delete guard's window over recent primary history.
+	Guard *GuardWindow `json:"guard,omitempty"`
 	// Updated is when the checkpoint was written.
 	Updated time.Time `json:"updated"`
 
@@ -130,6 +132,7 @@ func (c Checkpoint) clone() Checkpoint {
 		out.Resync = &r
 	}
 	out.Skipped = append([]SkippedMessage(nil), c.Skipped...)
+	out.Guard = c.Guard.clone()
 	out.PadDebt = nil // a debt belongs to the checkpoint that recorded it
 	return out
 }

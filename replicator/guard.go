@@ -16,27 +16,28 @@ const (
 	GuardReleased = "released"
 )
 
-// GuardState is the JSON in /zkdr/guard while the delete guard holds a batch.
-// zkdr status shows it; ReleaseGuard flips State to released.
+// GuardState is the JSON in /zkdr/guard while the delete guard holds a group
+// of deletes. zkdr status shows it; ReleaseGuard flips State to released.
 type GuardState struct {
 	State  string `json:"state"`
 	Stream string `json:"stream"`
-	// FirstSeq..LastSeq are the journal messages of the paused batch. A release
-	// applies to the batch that starts at FirstSeq, also after a restart.
-	FirstSeq   uint64    `json:"first_seq"`
-	LastSeq    uint64    `json:"last_seq"`
+	// FirstSeq is the message the applier holds at: everything before it is
+	// applied. A release applies to the hold at FirstSeq, also after a
+	// restart. LastSeq is the last message of the group as judged.
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	// Deletes is how many weighed nodes the held group deletes, Replicated
+	// the weighed nodes before it; Shrink is how far the tree would fall below
+	// Peak, its largest weighed size in the window (see guard_rule.go).
 	Deletes    int       `json:"deletes"`
 	Replicated int       `json:"replicated"`
+	Shrink     int       `json:"shrink"`
+	Peak       int       `json:"peak"`
 	Share      float64   `json:"share"`
+	Window     string    `json:"window"`
 	Sample     []string  `json:"sample,omitempty"`
 	Since      time.Time `json:"since"`
 	ReleasedAt time.Time `json:"released_at,omitzero"`
-}
-
-// guardTrips reports whether deleting deletes of replicated nodes crosses the
-// configured share (and the minimum, so small trees do not trip on every delete).
-func guardTrips(deletes, replicated int, share float64, minNodes int) bool {
-	return deletes > minNodes && float64(deletes) > share*float64(replicated)
 }
 
 // readGuard returns the guard node's state and version; ok is false when there
@@ -85,10 +86,9 @@ func ReleaseGuard(ctx context.Context, conn *zk.Conn) error {
 	return nil
 }
 
-// holdGuard pauses until the batch starting at g.FirstSeq is released. It
-// writes the paused state (unless a release for this batch is already there)
-// and returns the guard node's version, which the batch's Multi deletes with a
-// version check.
+// holdGuard pauses until the hold at g.FirstSeq is released. It writes the
+// paused state (unless a release for this hold is already there) and returns
+// the guard node's version, which the next Multi deletes with a version check.
 func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (int32, error) {
 	have, v, ok, err := readGuard(conn)
 	if err != nil {
@@ -101,6 +101,9 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 	// node paused finds the daemon's status paused too.
 	a.setGuard(&g)
 	defer a.setGuard(nil)
+	a.mu.Lock()
+	a.stats.GuardPauses++
+	a.mu.Unlock()
 	switch {
 	case ok && have.FirstSeq == g.FirstSeq && have.Stream == g.Stream:
 		// Paused before a restart: keep waiting on the same node.
@@ -114,8 +117,11 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 			return 0, fmt.Errorf("write %s: %w", GuardPath, err)
 		}
 	}
+	if a.cfg.OnGuard != nil {
+		a.cfg.OnGuard(g)
+	}
 	a.log.Warn("delete guard paused the applier; run `zkdr guard release` to proceed",
-		"deletes", g.Deletes, "replicated-nodes", g.Replicated, "share", g.Share,
+		"deletes", g.Deletes, "shrink", g.Shrink, "peak", g.Peak, "share", g.Share, "window", g.Window,
 		"first-seq", g.FirstSeq, "last-seq", g.LastSeq, "sample", g.Sample)
 	for {
 		data, st, ch, err := conn.GetW(GuardPath)
@@ -128,6 +134,9 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 		var now GuardState
 		if json.Unmarshal(data, &now) == nil && now.State == GuardReleased && now.FirstSeq == g.FirstSeq {
 			a.log.Info("delete guard released", "first-seq", g.FirstSeq, "deletes", g.Deletes)
+			if a.cfg.OnGuard != nil {
+				a.cfg.OnGuard(now)
+			}
 			return st.Version, nil
 		}
 		select {
