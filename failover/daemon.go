@@ -36,6 +36,8 @@ type Daemon struct {
 	divergenceDir string
 	lastRejoin    *RejoinResult
 	leading       bool
+	// onGuard runs the guard hooks; set before any runner starts.
+	onGuard func(replicator.GuardState)
 }
 
 // DaemonStatus is a point-in-time view of a Daemon.
@@ -243,6 +245,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	peer := peerNow()
 
 	hooks := d.startHooks(bgCtx, &wg)
+	d.onGuard = d.startGuardHooks(bgCtx, &wg)
 
 	var (
 		cur     want

@@ -121,19 +121,21 @@ func (h *Hooks) Fire(ctx context.Context, change RoleChange) error {
 		}
 	}
 	for _, argv := range h.cfg.Commands {
-		if err := h.run(ctx, argv, change); err != nil {
+		if err := h.run(ctx, argv, change.Env(), "site", change.Site, "role", change.Role, "epoch", change.Epoch); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (h *Hooks) run(ctx context.Context, argv []string, change RoleChange) error {
+// run runs argv with env added to zkdr's environment; fields name the event
+// in the log.
+func (h *Hooks) run(ctx context.Context, argv []string, env []string, fields ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
 	defer cancel()
-	log := h.log.With("hook", argv[0], "site", change.Site, "role", change.Role, "epoch", change.Epoch)
+	log := h.log.With(append([]any{"hook", argv[0]}, fields...)...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), change.Env()...)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr limitedBuffer
 	stdout.max, stderr.max = maxOutput, maxOutput
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkdr/zkdr/replicator"
 )
 
 func TestHooksGetTheirEnvironment(t *testing.T) {
@@ -117,5 +119,29 @@ func TestHooksConfigValidate(t *testing.T) {
 	cfg.Timeout = 0
 	if _, err := NewHooks(cfg); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("zero timeout: %v", err)
+	}
+}
+
+func TestGuardHooksGetTheirEnvironment(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env")
+	cfg := DefaultHooksConfig()
+	cfg.Commands = [][]string{{"/bin/sh", "-c", `printf '%s|%s|%s|%s|%s|%s|%s' "$ZKDR_SITE" "$ZKDR_GUARD" "$ZKDR_GUARD_FIRST_SEQ" "$ZKDR_GUARD_DELETES" "$ZKDR_GUARD_SHRINK" "$ZKDR_GUARD_PEAK" "$ZKDR_GUARD_SINCE" > "$OUT"`}}
+	cfg.Logger = testLogger(t, "hooks")
+	t.Setenv("OUT", out)
+	h, err := NewHooks(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2026, 12, 3, 15, 4, 5, 0, time.UTC)
+	change := GuardChange{Site: "west", Guard: replicator.GuardState{State: replicator.GuardPaused, FirstSeq: 42, Deletes: 301, Shrink: 301, Peak: 302, Since: since}}
+	if err := h.FireGuard(context.Background(), change); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "west|paused|42|301|301|302|2026-12-03T15:04:05Z"; string(got) != want {
+		t.Fatalf("guard hook saw %q, want %q", got, want)
 	}
 }

@@ -93,6 +93,8 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	acfg.MaxBatchBytes = d.cfg.Applier.MaxBatchBytes
 	acfg.DeleteGuardShare = d.cfg.Applier.DeleteGuardShare
 	acfg.DeleteGuardMinNodes = d.cfg.Applier.DeleteGuardMinNodes
+	acfg.DeleteGuardWindow = d.cfg.Applier.DeleteGuardWindow
+	acfg.OnGuard = d.onGuard
 	acfg.Scope = scopeOf(d.cfg)
 	acfg.Mapping = mappingOf(d.cfg)
 	// A standby record carries the epoch the active site publishes at: what

@@ -181,7 +181,10 @@ func guardCell(g *replicator.GuardState) string {
 	if g == nil {
 		return "ok"
 	}
-	return fmt.Sprintf("PAUSED (%d deletes of %d)", g.Deletes, g.Replicated)
+	// While paused the watermark stands still, so LAG beside this says how
+	// far the standby now trails.
+	return fmt.Sprintf("PAUSED (%d deletes of %d, %d below the window's peak of %d; since %s, %s ago)",
+		g.Deletes, g.Replicated, g.Shrink, g.Peak, g.Since.Local().Format(time.TimeOnly), time.Since(g.Since).Round(time.Second))
 }
 
 // antiEntropyLines describes the last anti-entropy pass: when, how much it

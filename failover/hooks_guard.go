@@ -1,0 +1,92 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/zkdr/zkdr/replicator"
+)
+
+// GuardChange is what guard hooks are told when the delete guard pauses the
+// standby's applier and when an operator releases it.
+type GuardChange struct {
+	Site  string                // ZKDR_SITE: the standby site
+	Guard replicator.GuardState // ZKDR_GUARD (paused or released) and the figures
+}
+
+// Env returns the variables guard hooks get, as "KEY=value".
+func (c GuardChange) Env() []string {
+	g := c.Guard
+	return []string{
+		"ZKDR_SITE=" + c.Site,
+		"ZKDR_GUARD=" + g.State,
+		"ZKDR_GUARD_FIRST_SEQ=" + strconv.FormatUint(g.FirstSeq, 10),
+		"ZKDR_GUARD_DELETES=" + strconv.Itoa(g.Deletes),
+		"ZKDR_GUARD_SHRINK=" + strconv.Itoa(g.Shrink),
+		"ZKDR_GUARD_PEAK=" + strconv.Itoa(g.Peak),
+		"ZKDR_GUARD_SINCE=" + g.Since.UTC().Format(time.RFC3339),
+	}
+}
+
+// FireGuard runs every command for change, each to the end even if an earlier
+// one failed; failures are returned together.
+func (h *Hooks) FireGuard(ctx context.Context, change GuardChange) error {
+	var errs []error
+	for _, argv := range h.cfg.Commands {
+		if err := h.run(ctx, argv, change.Env(), "site", change.Site, "guard", change.Guard.State); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startGuardHooks starts the worker that runs applier.guard_hook commands, one
+// guard change after the other, and returns the function the applier calls
+// (it never blocks).
+func (d *Daemon) startGuardHooks(ctx context.Context, wg *sync.WaitGroup) func(replicator.GuardState) {
+	var hooks []*Hooks
+	for _, h := range d.cfg.Applier.GuardHooks {
+		hc := DefaultHooksConfig()
+		hc.Commands = [][]string{h.Command}
+		if h.Timeout > 0 {
+			hc.Timeout = h.Timeout
+		}
+		hc.Logger = d.log
+		hk, err := NewHooks(hc)
+		if err != nil {
+			d.log.Error("guard hook not usable", "hook", h.Name, "error", err)
+			continue
+		}
+		hooks = append(hooks, hk)
+	}
+	if len(hooks) == 0 {
+		return nil
+	}
+	queue := make(chan GuardChange, 16)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ch := <-queue:
+				for _, h := range hooks {
+					if err := h.FireGuard(ctx, ch); err != nil {
+						d.log.Error("guard hook failed", "error", err)
+					}
+				}
+			}
+		}
+	}()
+	return func(g replicator.GuardState) {
+		select {
+		case queue <- GuardChange{Site: d.cfg.Site, Guard: g}:
+		default:
+			d.log.Warn("guard hooks are behind; dropping a change", "guard", g.State, "first-seq", g.FirstSeq)
+		}
+	}
+}
