@@ -322,6 +322,16 @@ func (c *Cluster) ConnectString() string { return strings.Join(c.Servers(), ",")
 // Dir is the data root holding one directory per server (zk1, zk2...).
 func (c *Cluster) Dir() string { return c.dir }
 
+// DataDir is server i's ZooKeeper dataDir (snapshots, transaction logs and
+// myid). Copying it while the server is stopped is a backup; putting a copy
+// back before Restart restores the server from it.
+func (c *Cluster) DataDir(i int) string {
+	if i < 0 || i >= len(c.servers) {
+		return ""
+	}
+	return filepath.Join(c.servers[i].dir, "data")
+}
+
 // LogPath is the file that holds server i's output.
 func (c *Cluster) LogPath(i int) string {
 	if i < 0 || i >= len(c.servers) {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -30,6 +32,12 @@ const (
 // closeWait bounds how long Close waits for the server to answer closeSession
 // after the last reply it saw.
 const closeWait = time.Second
+
+// errRefused is connect's report that the server accepted the connection
+// and closed it without answering the connect request: it refuses sessions
+// while it serves no quorum, and refuses a client that has seen a later zxid
+// than its own.
+var errRefused = errors.New("zkwire: server closed the connection without answering the connect request")
 
 // errExpired is connect's report that the server refused the session id as
 // expired; run then starts a new session at once.
@@ -222,6 +230,7 @@ func (c *Conn) run(ready chan<- error) {
 	bo.MaxElapsedTime = 0
 	first := true
 	failures := 0
+	var lostAt time.Time // when the session last lost its connection
 	for {
 		if c.ctx.Err() != nil {
 			return
@@ -231,6 +240,19 @@ func (c *Conn) run(ready chan<- error) {
 		w, newSession, err := c.connect(addr)
 		if errors.Is(err, errExpired) {
 			continue // same server, new session, no wait
+		}
+		if sid := c.sessionID.Load(); errors.Is(err, errRefused) && sid != 0 && !lostAt.IsZero() && time.Since(lostAt) > c.timeout {
+			// No server took the session back within its timeout, so none
+			// can still hold it; if every server refuses us for having seen
+			// a later zxid, the ensemble's history went back (restored from
+			// a backup) and no server ever will. Start a new session that
+			// has seen nothing.
+			c.log.Warn("servers refused the session for longer than its timeout; starting a new session (was the ensemble restored from a backup?)",
+				"zk-server", addr, "session-id", hexID(sid), "last-zxid", hexID(c.lastZxid.Load()), "lost-for", time.Since(lostAt).Round(time.Millisecond))
+			c.lastZxid.Store(0)
+			c.expire(addr, sid)
+			lostAt = time.Time{}
+			continue
 		}
 		if err != nil {
 			next = (next + 1) % len(servers)
@@ -279,6 +301,7 @@ func (c *Conn) run(ready chan<- error) {
 		if c.ctx.Err() != nil {
 			return
 		}
+		lostAt = time.Now()
 		c.log.Warn("lost connection", "zk-server", addr, "session-id", hexID(sid), "error", err)
 		c.emit(Event{Kind: EventDisconnected, Server: addr, SessionID: sid})
 		// A lost server is likely to stay lost for a while: go on to the next.
@@ -327,6 +350,9 @@ func (c *Conn) connect(addr string) (w *wire, newSession bool, err error) {
 		return nil, false, fmt.Errorf("send connect request: %w", err)
 	}
 	frame, err := readFrame(w.br, nil)
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return nil, false, fmt.Errorf("read connect response: %w: %w", errRefused, err)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read connect response: %w", err)
 	}
@@ -476,7 +502,7 @@ func (c *Conn) readUntil(w *wire, xid int32, n int, reply func(replyHeader)) err
 
 func (c *Conn) noteZxid(z int64) {
 	if z > c.lastZxid.Load() {
-		c.lastZxid.Store(z) // only the goroutine reading the socket stores
+		c.lastZxid.Store(z) // only the goroutine reading the socket stores (and run, between connections)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -317,4 +319,49 @@ func TestCloseFailsCallsAndLeaksNothing(t *testing.T) {
 		ok, _, err := other.Exists("/c/eph")
 		return err == nil && !ok
 	})
+}
+
+// A server restored from a backup is behind the zxids the client has seen and
+// refuses the session for ever; once that outlasts the session timeout the
+// client starts a new session, reported as an expiry.
+func TestSessionAfterRestoreFromBackup(t *testing.T) {
+	zkc := startZK(t, zkserver.Config{Servers: 1})
+	boot := dialT(t, Config{Servers: zkc.Servers()})
+	must(t, boot.Create("/restored", nil, 0, zk.WorldACL(zk.PermAll)))
+	boot.Close()
+	check(t, zkc.Stop(0))
+	backup := filepath.Join(t.TempDir(), "backup")
+	check(t, os.CopyFS(backup, os.DirFS(zkc.DataDir(0))))
+	check(t, zkc.Restart(0))
+
+	var rec recorder
+	c := dialT(t, Config{Servers: zkc.Servers(), SessionTimeout: 4 * time.Second, OnEvent: rec.on})
+	for i := range 50 {
+		must(t, c.Create(fmt.Sprintf("/restored/n%02d", i), nil, 0, zk.WorldACL(zk.PermAll)))
+	}
+	old, seen := c.SessionID(), c.LastZxid()
+
+	check(t, zkc.Stop(0))
+	check(t, os.RemoveAll(zkc.DataDir(0)))
+	check(t, os.CopyFS(zkc.DataDir(0), os.DirFS(backup)))
+	check(t, zkc.Restart(0))
+
+	waitFor(t, 60*time.Second, "a new session on the restored server", func() bool {
+		k := rec.kinds()
+		return len(k) >= 2 && k[len(k)-2] == EventExpired && k[len(k)-1] == EventConnected
+	})
+	if c.SessionID() == old || c.LastZxid() >= seen {
+		t.Fatalf("session %x, last zxid %x: want a new session that has seen less than %x", c.SessionID(), c.LastZxid(), seen)
+	}
+	must(t, c.Exists("/restored"))
+	if _, err := wait(t, c.Exists("/restored/n00")); !errors.Is(err, zk.ErrNoNode) {
+		t.Fatalf("exists /restored/n00 on the restored server: %v, want no node (the backup's tree)", err)
+	}
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
