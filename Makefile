@@ -10,7 +10,7 @@ FUZZTIME ?= 20000x
 TEST_TIMEOUT ?= 40m
 TEST_PARALLEL ?= 2
 
-.PHONY: all deps build test e2e e2e-long bench fuzz lint demo clean
+.PHONY: all deps build test e2e e2e-long bench fuzz lint demo clean package
 
 all: build
 
@@ -59,3 +59,18 @@ demo: deps
 
 clean:
 	rm -rf bin
+
+# A Debian package: bin/zkdr (static, with its version and VCS revision) and
+# bin/zkdr_<version>_amd64.deb, built by nfpm from deploy/nfpm.yaml. PKG_DIR
+# puts both elsewhere; PKG_VERSION overrides deploy/version.sh.
+NFPM_VERSION ?= v2.48.0
+PKG_DIR ?= bin
+PKG_VERSION ?= $(shell deploy/version.sh)
+package:
+	@mkdir -p $(PKG_DIR)
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -trimpath \
+		-ldflags "-s -w -X github.com/zkdr/zkdr/internal/buildinfo.version=$(PKG_VERSION)" \
+		-o $(PKG_DIR)/zkdr ./cmd/zkdr
+	ZKDR_VERSION=$(PKG_VERSION) ZKDR_BINARY=$(abspath $(PKG_DIR))/zkdr \
+		$(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) package \
+		--config deploy/nfpm.yaml --packager deb --target $(PKG_DIR)/

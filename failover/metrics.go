@@ -11,13 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zkdr/zkdr/internal/buildinfo"
 	"github.com/zkdr/zkdr/replicator"
 )
 
 // metricsCollector exposes a Daemon's status as Prometheus metrics. It reads
 // Status() at scrape time, so replication's hot paths carry no instrumentation.
 type metricsCollector struct {
-	d *Daemon
+	d     *Daemon
+	build buildinfo.Info
 
 	role, epoch                        *prometheus.Desc
 	published, indexNodes, hbZxid      *prometheus.Desc
@@ -28,6 +30,7 @@ type metricsCollector struct {
 	resync                             *prometheus.Desc
 	aeDivergent, aeUnsettled, aeNodes  *prometheus.Desc
 	aePasses, aeFailed, aeLast, aeTook *prometheus.Desc
+	buildInfo                          *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -37,6 +40,8 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 	}
 	return &metricsCollector{
 		d:           d,
+		build:       buildinfo.Read(),
+		buildInfo:   desc("build_info", "Always 1: its labels say which zkdr build runs, as zkdr version does.", "version", "revision", "goversion"),
 		role:        desc("role", "1 for the site's current role (active, standby, fenced).", "role"),
 		epoch:       desc("epoch", "Epoch of the site record."),
 		published:   desc("source_events_published_total", "Events the source published to the journal."),
@@ -78,6 +83,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
 	}
+	gauge(c.buildInfo, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
 	for _, r := range []Role{RoleActive, RoleStandby, RoleFenced} {
 		v := 0.0
 		if st.Role == r {
@@ -140,7 +146,8 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // ServeMetrics serves /metrics (Prometheus) and /healthz (200 while the site's
-// runner has no error, 503 with the status otherwise) on listen until ctx ends.
+// runner has no error, 503 with the status otherwise; both say which build
+// runs) on listen until ctx ends.
 func (d *Daemon) ServeMetrics(ctx context.Context, listen string) error {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(newMetricsCollector(d)); err != nil {
@@ -148,6 +155,7 @@ func (d *Daemon) ServeMetrics(ctx context.Context, listen string) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	build := buildinfo.Read()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.Status()
 		w.Header().Set("Content-Type", "application/json")
@@ -157,6 +165,7 @@ func (d *Daemon) ServeMetrics(ctx context.Context, listen string) error {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"site": st.Site, "role": st.Role, "epoch": st.Epoch, "error": st.LastErr, "resyncing": resyncing,
+			"build": build,
 		})
 	})
 	ln, err := net.Listen("tcp", listen)

@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/zkdr/zkdr/internal/buildinfo"
 )
 
 // command is one subcommand: its flags are parsed from args, and it returns an
@@ -43,13 +45,19 @@ func usage() {
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-11s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nRun 'zkdr <command> -h' for a command's flags.\n")
+	fmt.Fprintf(os.Stderr, "\nRun 'zkdr <command> -h' for a command's flags, 'zkdr --version' for the build.\n")
 }
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage()
 		os.Exit(2)
+	}
+	if os.Args[1] == "--version" || os.Args[1] == "-version" {
+		if err := printVersion(os.Stdout, buildinfo.Read(), false); err != nil {
+			os.Exit(1)
+		}
+		return
 	}
 	cmd, ok := commands[os.Args[1]]
 	if !ok {
