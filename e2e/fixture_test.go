@@ -307,6 +307,7 @@ source {
 applier {
   delete_guard_share = %g
   delete_guard_min_nodes = %d
+  delete_guard_window = %q
 }
 ha { election = %t }
 metrics { listen = %q }
@@ -314,7 +315,7 @@ log { level = "debug" }
 `, c.Site, c.InitialRole, q(c.ZooKeeper.Servers), c.ZooKeeper.SessionTimeout, c.NATS.URL(), c.NATS.Domain, natsAuthHCL(c.NATS),
 		c.Peer.Name, q(c.Peer.ZooKeeper.Servers), c.Peer.NATS.Domain, c.Journal.MaxMsgs, c.Source.HeartbeatInterval,
 		c.Source.SnapshotInterval, c.Source.SnapshotEveryEvents,
-		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.HA.Election, c.Metrics.Listen)
+		c.Applier.DeleteGuardShare, c.Applier.DeleteGuardMinNodes, c.Applier.DeleteGuardWindow, c.HA.Election, c.Metrics.Listen)
 }
 
 // natsAuthHCL writes a nats block's credentials and TLS files; the password

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -63,12 +65,16 @@ func TestSequenceSafety(t *testing.T) {
 	}
 }
 
-// Guarantee 8: a batch that would delete more than the configured share of the
-// standby's replicated nodes pauses the applier until released.
+// Guarantee 8: a group of deletes that would take more than the configured
+// share of the standby's replicated nodes pauses the applier until released,
+// and a guard hook hears of the pause and of the release.
 func TestDeleteGuard(t *testing.T) {
+	hookOut := filepath.Join(t.TempDir(), "guard-hook")
 	p := newPair(t, withConfig(func(site string, c *configs.Config) {
 		c.Applier.DeleteGuardShare = 0.10
 		c.Applier.DeleteGuardMinNodes = 10
+		c.Applier.GuardHooks = []configs.Hook{{Name: "pager", Timeout: 30 * time.Second,
+			Command: []string{"/bin/sh", "-c", `echo "$ZKDR_SITE $ZKDR_GUARD $ZKDR_GUARD_DELETES" >> "` + hookOut + `"`}}}
 	}))
 	east, west := p.conn["east"], p.conn["west"]
 	mustCreate(t, east, "/keep", nil, 0, nil)
@@ -97,9 +103,14 @@ func TestDeleteGuard(t *testing.T) {
 		g, ok, err := replicator.ReadGuard(context.Background(), west)
 		return err == nil && ok && g.State == replicator.GuardPaused
 	})
-	if st := wd.d.Status(); st.Applier == nil || st.Applier.Guard == nil {
-		t.Fatalf("daemon status does not show the paused guard: %+v", st)
+	if st := wd.d.Status(); st.Applier == nil || st.Applier.Guard == nil || st.Applier.Guard.Deletes != 301 ||
+		st.Applier.Guard.Since.IsZero() || st.Applier.GuardPauses != 1 {
+		t.Fatalf("daemon status does not show the paused guard: %+v", st.Applier)
 	}
+	waitFor(t, time.Minute, "the guard hook to hear of the pause", func() bool {
+		b, _ := os.ReadFile(hookOut)
+		return string(b) == "west paused 301\n"
+	})
 	// Later changes wait behind the paused batch; nothing was deleted.
 	mustCreate(t, east, "/keep/after", nil, 0, nil)
 	time.Sleep(2 * time.Second) // give a broken guard time to let deletes through
@@ -117,4 +128,8 @@ func TestDeleteGuard(t *testing.T) {
 	}
 	t.Logf("zkdr guard release: %s", out)
 	p.waitConverged(2 * time.Minute)
+	waitFor(t, time.Minute, "the guard hook to hear of the release", func() bool {
+		b, _ := os.ReadFile(hookOut)
+		return string(b) == "west paused 301\nwest released 301\n"
+	})
 }

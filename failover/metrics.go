@@ -31,6 +31,7 @@ type metricsCollector struct {
 	aeDivergent, aeUnsettled, aeNodes  *prometheus.Desc
 	aePasses, aeFailed, aeLast, aeTook *prometheus.Desc
 	buildInfo                          *prometheus.Desc
+	guardSince, guardHeld, guardPauses *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -57,7 +58,10 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		appliedSeq:  desc("applier_applied_sequence", "Last journal sequence applied (the checkpoint's)."),
 		wmZxid:      desc("applier_watermark_zxid", "Primary zxid of the last heartbeat applied: the standby holds every change up to it."),
 		lag:         desc("replication_lag_seconds", "Now minus the primary time of the last heartbeat applied: the RPO right now."),
-		guard:       desc("delete_guard_paused", "1 while the delete guard holds a batch."),
+		guard:       desc("delete_guard_paused", "1 while the delete guard holds a group of deletes."),
+		guardSince:  desc("delete_guard_paused_since_timestamp_seconds", "When the delete guard paused the applier (unix seconds); 0 while it is not paused."),
+		guardHeld:   desc("delete_guard_held_deletes", "Weighed nodes the group the delete guard holds would delete; 0 while it is not paused."),
+		guardPauses: desc("delete_guard_pauses_total", "Times the delete guard paused this process's applier."),
 		replicated:  desc("applier_replicated_nodes", "Replicated nodes on the standby."),
 		runnerErr:   desc("last_error", "1 while the site's runner is stopped by an error."),
 		resync:      desc("applier_resyncing", "1 while the standby resyncs from a fresh snapshot after a retention gap."),
@@ -121,11 +125,15 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		if !a.WatermarkTime.IsZero() {
 			gauge(c.lag, time.Since(a.WatermarkTime).Seconds())
 		}
-		g := 0.0
+		g, since, held := 0.0, 0.0, 0.0
 		if a.Guard != nil {
-			g = 1
+			g, held = 1, float64(a.Guard.Deletes)
+			since = float64(a.Guard.Since.UnixNano()) / 1e9
 		}
 		gauge(c.guard, g)
+		gauge(c.guardSince, since)
+		gauge(c.guardHeld, held)
+		counter(c.guardPauses, float64(a.GuardPauses))
 		r := 0.0
 		if a.Resync != nil {
 			r = 1

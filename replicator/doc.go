@@ -176,12 +176,16 @@
 //
 // Snapshots and the delete guard. A snapshot-end deletes what the snapshot did
 // not mention; an open snapshot is recorded in the checkpoint and re-read from
-// its begin after a restart. The deletes between two heartbeats (one window of
-// primary time, about HeartbeatInterval) are weighed together: a message that
-// deletes waits for the heartbeat that closes its window (at most 2 s), and the
-// window's deleting messages share one batch. A window deleting more than
-// DeleteGuardShare of the replicated nodes (and more than DeleteGuardMinNodes)
-// pauses before any of it is applied, until `zkdr guard release` flips
-// /zkdr/guard. A recursive watch reports a subtree's delete node by node, so
-// the verdict must not depend on how the journal cut them into messages.
+// its begin after a restart. The delete guard (guard_rule.go) judges the
+// deletes between two heartbeats as one group: a recursive watch reports a
+// subtree's delete node by node, and a primary transaction's deletes all come
+// before the heartbeat that follows it. A message that deletes waits for the
+// heartbeat that closes its group (at most 2 s), a dry run plans the group,
+// and a group that would leave the tree more than DeleteGuardShare (and more
+// than DeleteGuardMinNodes) below the largest size it had within
+// DeleteGuardWindow of primary time is held before any of it is applied, until
+// `zkdr guard release` flips /zkdr/guard. Nodes with sequence-shaped names
+// (queue items, locks, elections) are not weighed. The window lives in the
+// checkpoint, so the verdicts are a function of the journal: neither batching
+// nor restarts change them.
 package replicator
