@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,10 @@ func run(ctx context.Context, args []string) error {
 	backlog := fs.Int("backlog", 0, "override the backlog size")
 	burst := fs.Int("burst", 0, "override how many children the burst creates under one parent")
 	burstPerMulti := fs.Int("burst-per-multi", 0, "override how many creates one of the burst's transactions holds")
+	withWorkload := fs.Bool("workload", false, "add the application workload scenario (Kafka, locks, queues, service registry, Solr) to the preset's or -scenarios' list")
+	workloadRate := fs.Int("workload-rate", 0, "override the application workload's operations/s (0: as fast as it goes)")
+	workloadDur := fs.Duration("workload-dur", 0, "override how long the application workload runs")
+	workloadSize := fs.Int("workload-size", 0, "override the application workload's base tree size (znodes)")
 	noSerial := fs.Bool("no-serial", false, "skip the serial copier")
 	noCurator := fs.Bool("no-curator", false, "skip the Curator-based mirror")
 	sourceProc := fs.Bool("source-process", false, "run the active daemon as a `zkdr run` process during the seed, to read its memory (seed scenario only; on in -preset large)")
@@ -87,6 +92,20 @@ func run(ctx context.Context, args []string) error {
 	}
 	if *burst > 0 {
 		cfg.BurstChildren = *burst
+	}
+	if *withWorkload && !slices.Contains(cfg.Scenarios, bench.ScenarioWorkload) {
+		cfg.Scenarios = append(cfg.Scenarios, bench.ScenarioWorkload)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "workload-rate" {
+			cfg.WorkloadRate = *workloadRate
+		}
+	})
+	if *workloadDur > 0 {
+		cfg.WorkloadDuration = *workloadDur
+	}
+	if *workloadSize > 0 {
+		cfg.WorkloadSize = *workloadSize
 	}
 	cfg.SerialCopy = cfg.SerialCopy && !*noSerial
 	cfg.CuratorMirror = cfg.CuratorMirror && !*noCurator

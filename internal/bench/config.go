@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/internal/workload"
 )
 
 // Scenario names, in the order Run measures them.
@@ -14,13 +16,14 @@ const (
 	ScenarioLag        = "lag"        // replication lag under steady setData load
 	ScenarioCeiling    = "ceiling"    // replication lag at the primary's own write ceiling
 	ScenarioBurst      = "burst"      // a burst of child creates under one parent
+	ScenarioWorkload   = "workload"   // lag under Kafka-, lock-, queue-, registry- and Solr-shaped load (a pair of its own, before the others')
 	ScenarioBacklog    = "backlog"    // apply a journal backlog against the standby's own ceiling
 	ScenarioSwitchover = "switchover" // planned switchover drills under a client's load
 	ScenarioPromote    = "promote"    // promote after the active site is killed
 )
 
 // AllScenarios lists every scenario Run knows.
-var AllScenarios = []string{ScenarioSeed, ScenarioLag, ScenarioCeiling, ScenarioBurst, ScenarioBacklog, ScenarioSwitchover, ScenarioPromote}
+var AllScenarios = []string{ScenarioSeed, ScenarioLag, ScenarioCeiling, ScenarioBurst, ScenarioWorkload, ScenarioBacklog, ScenarioSwitchover, ScenarioPromote}
 
 // Config says what to measure and how big.
 type Config struct {
@@ -54,6 +57,13 @@ type Config struct {
 	// BurstPerMulti to a transaction, for the burst scenario.
 	BurstChildren int
 	BurstPerMulti int
+
+	// WorkloadRate operations/s (0: as fast as they go) of internal/workload's
+	// application mix run for WorkloadDuration on a base tree of about
+	// WorkloadSize znodes, for the workload scenario.
+	WorkloadRate     int
+	WorkloadDuration time.Duration
+	WorkloadSize     int
 
 	// Backlog update events are built in the journal while the standby's daemon
 	// is stopped, written at BacklogRate setData/s.
@@ -108,7 +118,7 @@ type Config struct {
 
 // DefaultConfig is the full run of `make bench`.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Label:           "full",
 		Scenarios:       slices.Clone(AllScenarios),
 		Nodes:           100_000,
@@ -136,6 +146,8 @@ func DefaultConfig() Config {
 		SyncAlways:      true,
 		Timeout:         15 * time.Minute,
 	}
+	c.WorkloadRate, c.WorkloadDuration, c.WorkloadSize = 500, 30*time.Second, 2000
+	return c
 }
 
 // QuickConfig is the smoke run of `make bench-quick`: same scenarios, small sizes.
@@ -147,6 +159,7 @@ func QuickConfig() Config {
 	c.CeilingStep = 3 * time.Second
 	c.CeilingDuration = 25 * time.Second
 	c.BurstChildren = 2000
+	c.WorkloadDuration = 10 * time.Second
 	c.Backlog = 50_000
 	c.SerialCap = time.Minute
 	c.Timeout = 5 * time.Minute
@@ -214,6 +227,9 @@ func (c Config) Validate() error {
 	if c.wants(ScenarioBurst) && (c.BurstChildren < 1 || c.BurstPerMulti < 1) {
 		return fmt.Errorf("bench: the burst scenario needs children and a transaction size")
 	}
+	if c.wants(ScenarioWorkload) && (c.WorkloadRate < 0 || c.WorkloadDuration <= 0 || c.WorkloadSize < workload.MinSize) {
+		return fmt.Errorf("bench: the workload scenario needs a rate (0 or more), a duration and a base of at least %d znodes", workload.MinSize)
+	}
 	if c.wants(ScenarioBacklog) && (c.Backlog < 1 || c.BacklogRate < 1) {
 		return fmt.Errorf("bench: the backlog scenario needs a backlog size and a rate")
 	}
@@ -233,6 +249,12 @@ func (c Config) Validate() error {
 }
 
 func (c Config) wants(scenario string) bool { return slices.Contains(c.Scenarios, scenario) }
+
+// wantsZkdrPair says whether a scenario runs on the zkdr pair the seed
+// builds (every one but the workload, which has a pair of its own).
+func (c Config) wantsZkdrPair() bool {
+	return slices.ContainsFunc(c.Scenarios, func(s string) bool { return s != ScenarioWorkload })
+}
 
 // treeSize is how many nodes zkbench load makes under Root: the leaves, their
 // parents, and Root itself.

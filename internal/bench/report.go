@@ -21,6 +21,7 @@ type Report struct {
 	Lag        *LagScenario      `json:"lag,omitempty"`
 	Ceiling    *CeilingScenario  `json:"ceiling,omitempty"`
 	Burst      *BurstResult      `json:"burst,omitempty"`
+	Workload   *WorkloadResult   `json:"workload,omitempty"`
 	Backlog    *BacklogResult    `json:"backlog,omitempty"`
 	Switchover *SwitchoverResult `json:"switchover,omitempty"`
 	Promote    *PromoteResult    `json:"promote,omitempty"`
@@ -190,6 +191,9 @@ func (r *Report) buildRows() {
 		r.Rows = append(r.Rows, row)
 	}
 	r.Rows = append(r.Rows, r.ceilingRow(), r.burstRow())
+	if row, ok := r.workloadRow(); ok {
+		r.Rows = append(r.Rows, row)
+	}
 	if b := r.Backlog; b != nil {
 		row := Row{Scenario: fmt.Sprintf("apply a backlog of %s update events", thousands(int(b.Events))),
 			Zkdr: fmt.Sprintf("%.0f events/s in %s; %.0f events/s after a %s start", b.Rate, secs(b.Took),

@@ -145,6 +145,16 @@ func (r *Runner) run(ctx context.Context) (err error) {
 			r.rep.Burst.Curator = res
 		}
 	}
+	if r.cfg.wants(ScenarioWorkload) {
+		res, err := r.workloadPhase(ctx)
+		if err != nil {
+			return fmt.Errorf("zkdr under the application workload: %w", err)
+		}
+		r.rep.Workload = res
+	}
+	if !r.cfg.wantsZkdrPair() {
+		return nil
+	}
 	return r.zkdrPhase(ctx)
 }
 

@@ -1,0 +1,121 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-zookeeper/zk"
+	"github.com/hashicorp/go-hclog"
+)
+
+// session is one client's ZooKeeper session: the controller's and producers'
+// shared one, a broker's, a lock client's, a service host's. Restarting it
+// closes the session (the server removes its ephemerals) and opens another.
+type session struct {
+	name string
+	cfg  *Config
+	log  hclog.Logger
+
+	mu     sync.Mutex
+	conn   *zk.Conn
+	closed bool
+}
+
+func newSession(name string, cfg *Config, log hclog.Logger) *session {
+	return &session{name: name, cfg: cfg, log: log.With("session", name)}
+}
+
+// get returns the open session, opening it first if needed.
+func (s *session) get(ctx context.Context) (*zk.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.conn != nil {
+		return s.conn, nil
+	}
+	conn, err := dial(ctx, s.cfg, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("open session %s: %w", s.name, err)
+	}
+	s.conn = conn
+	return conn, nil
+}
+
+// restart closes the session and opens a new one.
+func (s *session) restart(ctx context.Context) error {
+	s.stop()
+	_, err := s.get(ctx)
+	return err
+}
+
+// stop closes the session; the next get opens a new one. go-zookeeper's
+// Close waits (up to a second) for the server to confirm, so the session's
+// ephemerals are normally gone when it returns.
+func (s *session) stop() {
+	s.mu.Lock()
+	conn := s.conn
+	s.conn = nil
+	s.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// close closes the session for good.
+func (s *session) close() {
+	s.stop()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// dial opens a session and waits until the server has granted it.
+func dial(ctx context.Context, cfg *Config, log hclog.Logger) (*zk.Conn, error) {
+	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout, zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Auth != "" {
+		if err := conn.AddAuth("digest", []byte(cfg.Auth)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("add digest credentials: %w", err)
+		}
+	}
+	b := backoff.WithContext(backoff.NewConstantBackOff(20*time.Millisecond), ctx)
+	deadline := time.Now().Add(cfg.RetryFor)
+	err = backoff.Retry(func() error {
+		if conn.State() == zk.StateHasSession {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return backoff.Permanent(fmt.Errorf("no session after %s: %w", cfg.RetryFor, zk.ErrNoServer))
+		}
+		return zk.ErrNoServer
+	}, b)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// zkLogger hands go-zookeeper's Printf messages to hclog: failures as
+// warnings, the rest at debug level.
+type zkLogger struct{ l hclog.Logger }
+
+var _ zk.Logger = zkLogger{}
+
+func (z zkLogger) Printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if strings.Contains(msg, "fail") || strings.Contains(msg, "error") {
+		z.l.Warn("zookeeper client", "detail", msg)
+		return
+	}
+	z.l.Debug("zookeeper client", "detail", msg)
+}
