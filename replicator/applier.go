@@ -157,9 +157,12 @@ type run struct {
 	calling  chan struct{}
 	senders  *sync.WaitGroup
 	// heldSeq is the first message held for its delete window since heldAt
-	// (see guard_window.go); 0 when none is held.
-	heldSeq uint64
-	heldAt  time.Time
+	// (see guard_window.go); 0 when none is held. heldLen messages were
+	// pending when the last of them came, at heldQuiet.
+	heldSeq   uint64
+	heldAt    time.Time
+	heldLen   int
+	heldQuiet time.Time
 	// judgedThrough is the last message whose groups of deletes the guard
 	// has judged (see judge); released is the version of the guard node an
 	// operator released, deleted by the next Multi.

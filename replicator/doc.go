@@ -180,7 +180,8 @@
 // deletes between two heartbeats as one group: a recursive watch reports a
 // subtree's delete node by node, and a primary transaction's deletes all come
 // before the heartbeat that follows it. A message that deletes waits for the
-// heartbeat that closes its group (at most 2 s), a dry run plans the group,
+// heartbeat that closes its group (while the source keeps sending, up to
+// 30 s; 2 s once it goes quiet), a dry run plans the group,
 // and a group that would leave the tree more than DeleteGuardShare (and more
 // than DeleteGuardMinNodes) below the largest size it had within
 // DeleteGuardWindow of primary time is held before any of it is applied, until

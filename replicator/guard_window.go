@@ -7,22 +7,28 @@ import (
 	"github.com/zkdr/zkdr/journal"
 )
 
-// deleteHoldMax bounds how long a message that deletes waits for the heartbeat
-// that closes its window (a source that stopped right after deleting sends
-// none).
-const deleteHoldMax = 2 * time.Second
+// A message that deletes waits for the heartbeat that closes its group while
+// the source keeps sending: until no message has come for deleteHoldQuiet (a
+// source that stopped right after deleting sends none), for deleteHoldMax in
+// all, or until deleteHoldMsgs messages wait behind it (a long catch-up walk
+// holds the source's heartbeats back).
+const (
+	deleteHoldQuiet = 2 * time.Second
+	deleteHoldMax   = 30 * time.Second
+	deleteHoldMsgs  = 8192
+)
 
 // The delete guard judges the deletes between two heartbeats as one group
 // (see guard_rule.go), the same however the journal and the fetcher cut them
 // into messages and batches: a primary transaction that deletes a subtree
 // reaches the source as one notification per node, and the source publishes
 // them as their reads come back, so they can span several messages. A message
-// whose deletes no heartbeat follows yet is held (up to deleteHoldMax) until
-// one does; then a dry run plans the group through that heartbeat, and a group
-// that trips is held before its first message is applied. Only a source that
-// stalls longer than deleteHoldMax inside a group splits it, and then the
-// guard judges what has arrived: the verdict on the group comes out the same
-// (its shrink only grows), but the pause may come after part of it.
+// whose deletes no heartbeat follows yet is held until one does (see the
+// bounds above); then a dry run plans the group through that heartbeat, and a
+// group that trips is held before its first message is applied. Only a source
+// that stalls inside a group splits it, and then the guard judges what has
+// arrived: the verdict on the group comes out the same (its shrink only
+// grows), but the pause may come after part of it.
 
 // windowCut returns how many messages of pending may be planned now: all of
 // them, or those before the first one with a delete that no heartbeat follows
@@ -33,10 +39,14 @@ func (r *run) windowCut(pending []journal.Message, final bool) int {
 		r.heldSeq = 0
 		return len(pending)
 	}
+	now := time.Now()
 	if r.heldSeq != pending[cut].Seq {
-		r.heldSeq, r.heldAt = pending[cut].Seq, time.Now()
+		r.heldSeq, r.heldAt = pending[cut].Seq, now
 	}
-	if time.Since(r.heldAt) >= deleteHoldMax {
+	if r.heldLen != len(pending) {
+		r.heldLen, r.heldQuiet = len(pending), now
+	}
+	if r.holdLeft() == 0 || len(pending)-cut >= deleteHoldMsgs {
 		return len(pending)
 	}
 	return cut
@@ -44,7 +54,7 @@ func (r *run) windowCut(pending []journal.Message, final bool) int {
 
 // holdLeft is how long the current hold may still last.
 func (r *run) holdLeft() time.Duration {
-	return max(0, deleteHoldMax-time.Since(r.heldAt))
+	return max(0, min(deleteHoldQuiet-time.Since(r.heldQuiet), deleteHoldMax-time.Since(r.heldAt)))
 }
 
 // openDeletes returns the index of the first message with a delete after the
