@@ -9,11 +9,15 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/journal"
+	"github.com/zkdr/zkdr/replicator"
 )
 
 // Guarantee 4: kill -9 of the applier at any point, then restart: the standby
 // converges and no event is applied twice; kill -9 of the source: the journal
-// stays contiguous and the standby converges.
+// stays contiguous and the standby converges. An application workload (Kafka
+// topics created and deleted, queues drained, locks and registrations coming
+// and going) runs throughout, with the default delete guard, which must not
+// pause on any of it.
 func TestKillDaemons(t *testing.T) {
 	p := newPair(t)
 	east, west := p.conn["east"], p.conn["west"]
@@ -21,6 +25,17 @@ func TestKillDaemons(t *testing.T) {
 	p.startProcess("east")
 	p.startProcess("west")
 	waitFor(t, 2*time.Minute, "bootstrap on west", func() bool { ok, _, _ := west.Exists("/crash"); return ok })
+	apps := startWorkload(t, p, 11, 0, 100)
+	appCtx, appStop := context.WithCancel(context.Background())
+	appDone := make(chan error, 1)
+	go func() { appDone <- apps.Run(appCtx) }()
+	stopApps := func() {
+		appStop()
+		if err := <-appDone; err != nil {
+			t.Errorf("workload: %v", err)
+		}
+		t.Logf("workload: %+v", apps.Stats())
+	}
 
 	// Counters that are only created and set. Each create, update or
 	// snapshot-node event of a path is exactly one write on the standby, so a
@@ -53,6 +68,7 @@ func TestKillDaemons(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+	stopApps()
 	t.Logf("%d primary sets", sets.Load())
 	p.waitConverged(2 * time.Minute)
 	writes := journalWrites(t, p.nats["west"].ClientURL(), journal.StreamName("east"))
@@ -72,6 +88,13 @@ func TestKillDaemons(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	wg.Add(1)
 	go func() { defer wg.Done(); mixedWorkload(ctx, east, "/crash", 3) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := apps.Run(ctx); err != nil {
+			t.Errorf("workload: %v", err)
+		}
+	}()
 	time.Sleep(time.Second) // let the workload get going; correctness does not depend on it
 	p.daemons["east"].kill()
 	p.startProcess("east")
@@ -80,6 +103,9 @@ func TestKillDaemons(t *testing.T) {
 	wg.Wait()
 	p.waitConverged(2 * time.Minute)
 	assertContiguous(t, p.nats["east"].ClientURL(), journal.StreamName("east"))
+	if _, ok, err := replicator.ReadGuard(context.Background(), west); err != nil || ok {
+		t.Fatalf("the delete guard holds on the standby (%v, %v): the workload's deletes are ordinary", ok, err)
+	}
 }
 
 // journalWrites counts, per path, the journal events that write a node's data

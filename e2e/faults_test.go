@@ -23,6 +23,7 @@ import (
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/faultproxy"
 	"github.com/zkdr/zkdr/internal/natsserver"
+	"github.com/zkdr/zkdr/internal/workload"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
@@ -44,21 +45,39 @@ const faultCounters = 20
 //     journal must hold exactly one create (or a snapshot's copy) of each;
 //   - counters root/counters/cNN, only set: the standby's version of each must
 //     equal the journal's writes of it minus one (each applied exactly once);
-//   - root/mixed: creates, sets, deletes, re-creates and ACL changes.
+//   - root/mixed: creates, sets, deletes, re-creates and ACL changes;
+//   - root/apps: the application workload (internal/workload: Kafka topics
+//     created and deleted, queues filled and drained, locks, a registry,
+//     Solr state), at 100 operations a second, under the default delete
+//     guard, which must never pause on it.
 type faultLoad struct {
 	root   string
 	acked  *loadWriter
 	sets   atomic.Int64
 	mixed  atomic.Int64
+	apps   *workload.Workload
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
 }
 
-func startFaultLoad(t *testing.T, c *zk.Conn, root string) *faultLoad {
+func startFaultLoad(t *testing.T, p *pair, root string) *faultLoad {
 	t.Helper()
-	for _, p := range []string{root, root + "/acked", root + "/counters", root + "/mixed"} {
-		mustCreate(t, c, p, nil, 0, nil)
+	c := p.conn["east"]
+	for _, path := range []string{root, root + "/acked", root + "/counters", root + "/mixed"} {
+		mustCreate(t, c, path, nil, 0, nil)
+	}
+	wcfg := workload.DefaultConfig()
+	wcfg.Servers, wcfg.Auth, wcfg.Prefix, wcfg.Seed = p.zk["east"].Servers(), superAuth, root+"/apps", 23
+	wcfg.Rate = 100
+	wcfg.Logger = p.logger.Named("workload")
+	apps, err := workload.New(wcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = apps.Close() })
+	if err := apps.Populate(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	for i := 0; i < faultCounters; i++ {
 		mustCreate(t, c, counterPath(root, i), counter(0), 0, nil)
@@ -81,6 +100,14 @@ func startFaultLoad(t *testing.T, c *zk.Conn, root string) *faultLoad {
 	}
 	l.wg.Add(1)
 	go func() { defer l.wg.Done(); l.mixed.Store(int64(mixedWorkload(ctx, c, root+"/mixed", 2))) }()
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		if err := apps.Run(ctx); err != nil {
+			t.Errorf("application workload: %v", err)
+		}
+	}()
+	l.apps = apps
 	t.Cleanup(l.stop)
 	return l
 }
@@ -107,11 +134,13 @@ type loadReport struct {
 	acked, sets, mixed int
 	journalEvents      int
 	counterWrites      int
+	apps               workload.Stats
 }
 
 func (r loadReport) String() string {
-	return fmt.Sprintf("%d acknowledged creates, %d counter sets (%d journal writes of counters), %d mixed operations; %d events in the journal",
-		r.acked, r.sets, r.counterWrites, r.mixed, r.journalEvents)
+	return fmt.Sprintf("%d acknowledged creates, %d counter sets (%d journal writes of counters), %d mixed operations, "+
+		"%d application operations (%d creates, %d deletes, %d errors); %d events in the journal",
+		r.acked, r.sets, r.counterWrites, r.mixed, r.apps.Ops, r.apps.Creates, r.apps.Deletes, r.apps.Errors, r.journalEvents)
 }
 
 // verifyLoad stops the load and proves its guarantees once west converged
@@ -126,6 +155,9 @@ func (p *pair) verifyLoad(l *faultLoad) loadReport {
 	t.Helper()
 	l.stop()
 	p.waitConverged(3 * time.Minute)
+	if _, ok, err := replicator.ReadGuard(context.Background(), p.conn["west"]); err != nil || ok {
+		t.Fatalf("the delete guard holds on the standby (%v, %v): the load's deletes are ordinary", ok, err)
+	}
 	acked, _ := l.acked.snapshot()
 	if miss := missingOn(t, p.conn["west"], acked); len(miss) > 0 {
 		t.Fatalf("%d of %d acknowledged creates are missing on west, the first %s (acknowledged at %s)",
@@ -159,7 +191,7 @@ func (p *pair) verifyLoad(l *faultLoad) loadReport {
 			t.Fatalf("the journal holds no create of %s, acknowledged at %s: an append was lost", w.path, w.at.Format(time.RFC3339Nano))
 		}
 	}
-	rep := loadReport{acked: len(acked), sets: int(l.sets.Load()), mixed: int(l.mixed.Load()), journalEvents: events}
+	rep := loadReport{acked: len(acked), sets: int(l.sets.Load()), mixed: int(l.mixed.Load()), journalEvents: events, apps: l.apps.Stats()}
 	for i := 0; i < faultCounters; i++ {
 		path := counterPath(l.root, i)
 		_, st, err := p.conn["west"].Get(path)
@@ -243,10 +275,10 @@ func journalLast(url, stream string) uint64 {
 func TestActiveNATSRestart(t *testing.T) {
 	p := newPair(t)
 	logs := captureLogs(p)
-	east, west := p.conn["east"], p.conn["west"]
+	west := p.conn["west"]
 	de := p.start("east")
 	p.start("west")
-	l := startFaultLoad(t, east, "/natsrestart")
+	l := startFaultLoad(t, p, "/natsrestart")
 	waitFor(t, 2*time.Minute, "west to apply the load", func() bool { return readCheckpoint(t, west).Seq > 50 })
 	l.waitWrites(t, 50, "before the restart")
 
@@ -302,10 +334,10 @@ func TestLinkCutLong(t *testing.T) {
 			c.Metrics.Listen = metricsAddr
 		}
 	}))
-	east, west := p.conn["east"], p.conn["west"]
+	west := p.conn["west"]
 	p.start("east")
 	p.startProcess("west")
-	l := startFaultLoad(t, east, "/linkcut")
+	l := startFaultLoad(t, p, "/linkcut")
 	waitFor(t, 2*time.Minute, "a watermark on west", func() bool { return readCheckpoint(t, west).WatermarkZxid != 0 })
 
 	lagNow := func() (float64, bool) { return scrapeLag(metricsAddr) }
@@ -505,10 +537,10 @@ func killLeader(t *testing.T, c *zkserver.Cluster) (int, time.Time) {
 // heartbeats resume, and nothing is lost.
 func TestPrimaryEnsembleLeaderLoss(t *testing.T) {
 	p, _ := newLayoutPair(t, siteLayout{eastZK: 3}, nil)
-	east, west := p.conn["east"], p.conn["west"]
+	west := p.conn["west"]
 	de := p.start("east")
 	p.start("west")
-	l := startFaultLoad(t, east, "/zkleader")
+	l := startFaultLoad(t, p, "/zkleader")
 	waitFor(t, 2*time.Minute, "west to apply the load", func() bool { return readCheckpoint(t, west).Seq > 50 })
 	l.waitWrites(t, 50, "before the kill")
 
@@ -544,10 +576,10 @@ func TestPrimaryEnsembleLeaderLoss(t *testing.T) {
 // keeps any batch from being applied twice.
 func TestStandbyEnsembleLeaderLoss(t *testing.T) {
 	p, _ := newLayoutPair(t, siteLayout{westZK: 3}, nil)
-	east, west := p.conn["east"], p.conn["west"]
+	west := p.conn["west"]
 	p.start("east")
 	dw := p.start("west")
-	l := startFaultLoad(t, east, "/zkleader")
+	l := startFaultLoad(t, p, "/zkleader")
 	waitFor(t, 2*time.Minute, "west to apply the load", func() bool { return readCheckpoint(t, west).Seq > 50 })
 	l.waitWrites(t, 50, "before the kill")
 
@@ -599,11 +631,11 @@ func TestReplicatedJournalServerLoss(t *testing.T) {
 			c.Journal.Replicas = 3
 		}
 	})
-	east, west := p.conn["east"], p.conn["west"]
+	west := p.conn["west"]
 	stream := journal.StreamName("east")
 	de := p.start("east")
 	p.start("west")
-	l := startFaultLoad(t, east, "/r3")
+	l := startFaultLoad(t, p, "/r3")
 	waitFor(t, 2*time.Minute, "west to apply the load", func() bool { return readCheckpoint(t, west).Seq > 50 })
 	l.waitWrites(t, 50, "before the loss")
 

@@ -123,7 +123,7 @@ func TestGuardVerdictsIgnoreRestarts(t *testing.T) {
 	defer cancel()
 	live := watchGuard(t, ctx, p.zk["west"].Servers())
 
-	w := startWorkload(t, p, 19)
+	w := startWorkload(t, p, 19, 300, 200)
 	if err := w.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

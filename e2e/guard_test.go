@@ -80,7 +80,7 @@ func TestGuardPrimaryRestoredFromEmptySnapshot(t *testing.T) {
 	})
 	backup := backupData(t, p, "east")
 
-	w := startWorkload(t, p, 3)
+	w := startWorkload(t, p, 3, 300, 200)
 	if err := w.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +120,13 @@ func TestGuardPrimaryRestoredFromEmptySnapshot(t *testing.T) {
 
 // startWorkload populates east with the application workload (about 2,000
 // znodes, a Kafka topic of 100 partitions among them) and returns it, ready
-// to Run 300 more operations.
-func startWorkload(t *testing.T, p *pair, seed uint64) *workload.Workload {
+// to Run ops more operations at rate per second (0 ops: until Run's context
+// ends).
+func startWorkload(t *testing.T, p *pair, seed uint64, ops int64, rate float64) *workload.Workload {
 	t.Helper()
 	cfg := workload.DefaultConfig()
 	cfg.Servers, cfg.Auth, cfg.Seed = p.zk["east"].Servers(), superAuth, seed
-	cfg.Ops, cfg.Rate = 300, 200
+	cfg.Ops, cfg.Rate = ops, rate
 	cfg.Logger = p.logger.Named("workload")
 	w, err := workload.New(cfg)
 	if err != nil {
@@ -149,7 +150,7 @@ func TestGuardTopicDeletionAcrossRestart(t *testing.T) {
 	east, west := p.conn["east"], p.conn["west"]
 	p.start("east")
 	wd := p.start("west")
-	w := startWorkload(t, p, 5)
+	w := startWorkload(t, p, 5, 300, 200)
 	if err := w.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

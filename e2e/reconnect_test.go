@@ -37,7 +37,7 @@ func TestSourceReconnectsToAnotherServer(t *testing.T) {
 	p.start("east")
 	p.start("west")
 	mustCreate(t, east, "/reconnect-mark", nil, 0, nil)
-	l := startFaultLoad(t, east, "/reconnect")
+	l := startFaultLoad(t, p, "/reconnect")
 	waitFor(t, 2*time.Minute, "west to apply the load", func() bool { return readCheckpoint(t, west).Seq > 50 })
 	l.waitWrites(t, 50, "before the kill")
 	waitFor(t, 2*time.Minute, "west's watermark", func() bool { return readCheckpoint(t, west).WatermarkZxid != 0 })
