@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/workload"
 )
 
 // seedTree writes every kind of node zkdr must carry under root.
@@ -106,19 +108,37 @@ func mixedWorkload(ctx context.Context, c *zk.Conn, root string, writers int) (o
 }
 
 // Guarantee 1: when writes stop, the standby's tree equals the active one in
-// paths, data bytes, ACLs and modes; ephemerals are skipped.
+// paths, data bytes, ACLs and modes; ephemerals are skipped. Beside the mixed
+// writers, applications write as they do (internal/workload: Kafka, locks,
+// queues, a registry, Solr state of tens of KB).
 func TestConvergence(t *testing.T) {
 	p := newPair(t)
 	east := p.conn["east"]
 	seedTree(t, east, "/app", 10_000) // captured by the bootstrap snapshot
+	wcfg := workload.DefaultConfig()
+	wcfg.Servers, wcfg.Auth, wcfg.Prefix, wcfg.Seed, wcfg.Rate = p.zk["east"].Servers(), superAuth, "/apps", 29, 200
+	wcfg.Logger = p.logger.Named("workload")
+	apps, err := workload.New(wcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = apps.Close() })
+	if err := apps.Populate(context.Background()); err != nil { // in the bootstrap snapshot too
+		t.Fatal(err)
+	}
 	p.start("east")
 	p.start("west")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	seedTree(t, east, "/later", 100) // captured as live events
+	appsDone := make(chan error, 1)
+	go func() { appsDone <- apps.Run(ctx) }()
 	ops := mixedWorkload(ctx, east, "/app", 4)
+	if err := <-appsDone; err != nil {
+		t.Fatal(err)
+	}
 	cancel()
-	t.Logf("mixed workload: %d operations", ops)
+	t.Logf("mixed workload: %d operations; applications: %+v", ops, apps.Stats())
 
 	p.waitConverged(3 * time.Minute)
 	if ok, _, _ := p.conn["west"].Exists("/app/ephemeral"); ok {
