@@ -69,8 +69,11 @@ type pairOption func(*pairOptions)
 type pairOptions struct {
 	zkServers int
 	zkProps   map[string]string
-	tune      func(site string, c *configs.Config)
-	natsTune  func(site string, c *natsserver.Config)
+	// plainZK lists the sites whose ZooKeeper refuses TTL and container
+	// creates (zookeeper.extendedTypesEnabled off, the server's default).
+	plainZK  map[string]bool
+	tune     func(site string, c *configs.Config)
+	natsTune func(site string, c *natsserver.Config)
 }
 
 // withNATS adjusts each site's NATS server before it starts (TLS, users,
@@ -82,6 +85,16 @@ func withNATS(f func(site string, c *natsserver.Config)) pairOption {
 // withZKProps passes Java system properties to both sites' ZooKeeper servers.
 func withZKProps(props map[string]string) pairOption {
 	return func(o *pairOptions) { o.zkProps = props }
+}
+
+// withPlainZK starts site's ZooKeeper without extended types.
+func withPlainZK(site string) pairOption {
+	return func(o *pairOptions) {
+		if o.plainZK == nil {
+			o.plainZK = map[string]bool{}
+		}
+		o.plainZK[site] = true
+	}
 }
 
 // withConfig adjusts each site's config; several apply in order.
@@ -112,7 +125,7 @@ func newPair(t *testing.T, opts ...pairOption) *pair {
 		logger: testLogger(t), dir: t.TempDir(),
 	}
 	for _, s := range []string{"east", "west"} {
-		p.zk[s] = zkserver.StartT(t, zkserver.Config{Servers: o.zkServers, SuperDigest: superAuth, ExtendedTypes: true, JavaProps: o.zkProps})
+		p.zk[s] = zkserver.StartT(t, zkserver.Config{Servers: o.zkServers, SuperDigest: superAuth, ExtendedTypes: !o.plainZK[s], JavaProps: o.zkProps})
 	}
 	startNATS := func(c natsserver.Config) *natsserver.Server {
 		if o.natsTune != nil {

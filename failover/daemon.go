@@ -33,6 +33,7 @@ type Daemon struct {
 	applier       *replicator.Applier
 	antiEntropy   *AntiEntropy // while standby, with anti_entropy.interval set
 	lastErr       error
+	errGen        uint64 // counts setErr calls, so a stale clear leaves a newer error alone
 	divergenceDir string
 	lastRejoin    *RejoinResult
 	leading       bool
@@ -529,9 +530,7 @@ func (d *Daemon) runRejoin(ctx context.Context, conn *zk.Conn) error {
 		return nil
 	}
 	notify := func(err error, wait time.Duration) {
-		d.mu.Lock()
-		d.lastErr = err
-		d.mu.Unlock()
+		d.setErr(err)
 		d.log.Error("rejoin failed; retrying", "error", err, "in", wait)
 	}
 	err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), notify)
@@ -604,6 +603,38 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record
 	}
 }
 
+// runnerRecoveredAfter is how long a runner started again after a failure
+// must run before the daemon stops reporting that failure.
+const runnerRecoveredAfter = 30 * time.Second
+
+// setErr records the site's runner error (nil: none).
+func (d *Daemon) setErr(err error) {
+	d.mu.Lock()
+	d.lastErr = err
+	d.errGen++
+	d.mu.Unlock()
+}
+
+// clearErrAfter clears the runner error after wait unless another was
+// recorded meanwhile; Stop the timer to cancel.
+func (d *Daemon) clearErrAfter(wait time.Duration) *time.Timer {
+	d.mu.Lock()
+	gen := d.errGen
+	d.mu.Unlock()
+	return time.AfterFunc(wait, func() { d.clearErrIf(gen) })
+}
+
+// clearErrIf clears the runner error if none was recorded since generation
+// gen.
+func (d *Daemon) clearErrIf(gen uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.errGen == gen && d.lastErr != nil {
+		d.lastErr = nil
+		d.errGen++
+	}
+}
+
 // runRole runs what the record asks for, retrying transient failures with
 // backoff until ctx ends.
 func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStream, rec Record) error {
@@ -612,6 +643,10 @@ func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStr
 	b.MaxInterval = 10 * time.Second
 	b.MaxElapsedTime = 0
 	op := func() error {
+		// A runner that runs a while without failing has recovered: the
+		// error of its last failure no longer stands.
+		recovered := d.clearErrAfter(runnerRecoveredAfter)
+		defer recovered.Stop()
 		var err error
 		switch rec.Role {
 		case RoleActive:
@@ -626,9 +661,7 @@ func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStr
 		if ctx.Err() != nil {
 			return nil
 		}
-		d.mu.Lock()
-		d.lastErr = err
-		d.mu.Unlock()
+		d.setErr(err)
 		if err != nil {
 			d.log.Error("role runner stopped", "role", rec.Role, "error", err)
 		}

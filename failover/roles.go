@@ -18,12 +18,12 @@ import (
 	"github.com/zkdr/zkdr/replicator"
 )
 
-// An applier fenced by another applier stays stopped: running it again would
-// claim the standby back and fence the other, and the two would take turns.
+// isPermanent reports whether a runner's error needs an operator, so the
+// runner is not started again: whatever stopped the applier (a StopError: an
+// applier fenced by another would otherwise claim the standby back and the two
+// take turns), and a source whose journal was fenced by a newer writer.
 func isPermanent(err error) bool {
-	return errors.Is(err, journal.ErrFenced) || errors.Is(err, replicator.ErrApplierFenced) || errors.Is(err, journal.ErrStaleEpoch) ||
-		errors.Is(err, journal.ErrRetentionGap) || errors.Is(err, journal.ErrUnknownVersion) ||
-		errors.Is(err, journal.ErrCorrupt)
+	return replicator.IsPermanent(err) || errors.Is(err, journal.ErrFenced) || errors.Is(err, journal.ErrStaleEpoch)
 }
 
 func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Record) error {
@@ -148,9 +148,7 @@ func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream s
 		}
 		// An undecodable message needs an operator; `zkdr journal skip` moves
 		// the checkpoint past it, and the applier resumes without a restart.
-		d.mu.Lock()
-		d.lastErr = err
-		d.mu.Unlock()
+		d.setErr(err)
 		d.log.Error("applier stopped on an undecodable journal message; waiting for `zkdr journal skip --seq N`",
 			"stream", stream, "journal-seq", de.Seq, "error", err)
 		if err := d.waitSkipped(ctx, de.Seq); err != nil {
@@ -159,9 +157,7 @@ func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream s
 			}
 			return err
 		}
-		d.mu.Lock()
-		d.lastErr = nil
-		d.mu.Unlock()
+		d.setErr(nil)
 		d.log.Info("undecodable message skipped; the applier resumes", "stream", stream, "journal-seq", de.Seq)
 	}
 }

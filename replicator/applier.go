@@ -121,12 +121,15 @@ func (a *Applier) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	if err != nil {
-		a.mu.Lock()
-		a.stats.LastError = err.Error()
-		a.mu.Unlock()
+	if err == nil {
+		return nil
 	}
-	return err
+	a.mu.Lock()
+	a.stats.LastError = err.Error()
+	next := a.stats.AppliedSeq + 1
+	a.mu.Unlock()
+	// Everything else was retried above: this needs an operator.
+	return &StopError{Component: "applier", Op: "apply", Seq: next, Permanent: true, Err: err}
 }
 
 type fetchResult struct {
