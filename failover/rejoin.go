@@ -50,7 +50,13 @@ type RejoinResult struct {
 //  2. every node of its own that following the peer's journal would overwrite or
 //     delete (FindDivergence against the peer's tree as it is now) is written to
 //     a JSON lines divergence report in opts.Dir, which is synced and closed;
-//  3. only then its record says standby at the peer's epoch, and the daemon
+//  3. the reported nodes the peer does not have are deleted here, children
+//     first, each at the version the report holds (a write after the
+//     comparison fails the rejoin, which the daemon runs again), so that
+//     applying the peer's snapshot deletes nothing the report lacks and the
+//     delete guard, which protects a standby from a primary's mass delete,
+//     has nothing of this to weigh;
+//  4. only then its record says standby at the peer's epoch, and the daemon
 //     starts applying the peer's journal.
 //
 // The standby is brought to the peer's tree by the peer's snapshot: a source
@@ -117,6 +123,13 @@ func Rejoin(ctx context.Context, local, peer *zk.Conn, opts RejoinOptions) (Rejo
 	}
 	res.Divergent = len(nodes)
 	log.Warn("divergence report written", "file", res.Report, "nodes", len(nodes))
+	deleted, err := deleteReported(local, nodes)
+	if err != nil {
+		return RejoinResult{}, fmt.Errorf("delete the reported nodes the active site does not have: %w", err)
+	}
+	if deleted > 0 {
+		log.Info("deleted the reported nodes the active site does not have", "nodes", deleted, "file", res.Report)
+	}
 
 	_, _, err = WriteRecord(ctx, local, Record{
 		Site: own.Site, Role: RoleStandby, Epoch: res.Epoch, ChangedBy: ChangedByRejoin,
@@ -129,6 +142,36 @@ func Rejoin(ctx context.Context, local, peer *zk.Conn, opts RejoinOptions) (Rejo
 	log.Info("rejoined as standby", "active", peerRec.Site, "epoch", res.Epoch, "took", time.Since(start))
 	return res, nil
 }
+
+// deleteReported deletes the nodes of a divergence report that the active
+// site does not have, children first, each at its reported version, in Multis
+// of up to rejoinDeleteBatch.
+func deleteReported(conn *zk.Conn, nodes []DivergentNode) (int, error) {
+	var doomed []DivergentNode
+	for _, n := range nodes {
+		if n.ReplacedBy == ReplacedByDeleted {
+			doomed = append(doomed, n)
+		}
+	}
+	// Deeper first; a parent's path sorts before its children's, so reverse order
+	// puts every child before its parent.
+	sort.Slice(doomed, func(i, j int) bool { return doomed[i].Path > doomed[j].Path })
+	total := len(doomed)
+	for len(doomed) > 0 {
+		k := min(len(doomed), rejoinDeleteBatch)
+		ops := make([]any, 0, k)
+		for _, n := range doomed[:k] {
+			ops = append(ops, &zk.DeleteRequest{Path: n.Path, Version: n.Stat.Version})
+		}
+		if _, err := conn.Multi(ops...); err != nil {
+			return 0, err
+		}
+		doomed = doomed[k:]
+	}
+	return total, nil
+}
+
+const rejoinDeleteBatch = 500
 
 // treeNodes yields the in-scope nodes of a walked tree as FindDivergence wants
 // them.
