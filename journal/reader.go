@@ -19,9 +19,12 @@ type Message struct {
 	Seq       uint64
 	FirstSeq  uint64
 	Events    []Event
-	Published time.Time // when JetStream stored the (last) message
-	Writer    string    // Zkdr-Writer header
-	Epoch     uint64    // Zkdr-Epoch header
+	Published time.Time // when JetStream stored the (last) message: on a mirror, when the origin did
+	// Delivered is when the reader took the (last) message from its consumer,
+	// by this host's clock (with its monotonic reading).
+	Delivered time.Time
+	Writer    string // Zkdr-Writer header
+	Epoch     uint64 // Zkdr-Epoch header
 }
 
 // ReaderConfig configures a Reader.
@@ -234,7 +237,7 @@ func (r *Reader) take(msg jetstream.Msg) (*Message, error) {
 			"abandoned-by", r.part.writer, "next-writer", writer)
 		r.part = nil
 	}
-	m := &Message{Seq: seq, FirstSeq: seq, Published: md.Timestamp, Writer: writer, Epoch: epoch}
+	m := &Message{Seq: seq, FirstSeq: seq, Published: md.Timestamp, Delivered: time.Now(), Writer: writer, Epoch: epoch}
 	if f.typ == frameBatch {
 		m.Events = f.events
 		return m, nil

@@ -37,6 +37,9 @@ type ApplierStats struct {
 	SnapshotRequested time.Time // when this process last asked the active site for a snapshot
 	State             string    // "applying" or the resync state
 	LastError         string
+	// Stages holds the applier's stages (AppendedDelivered,
+	// DeliveredApplied), cumulative since this Applier was made.
+	Stages StageLatency
 }
 
 // Applier writes one journal stream into the standby ensemble. See doc.go.
@@ -49,6 +52,9 @@ type Applier struct {
 	stats        ApplierStats
 	requestedFor uint64                      // the gap a snapshot was asked for by this process
 	bo           *backoff.ExponentialBackOff // Run's retry; reset after progress
+
+	// Stage timing (see stages.go), observed by the run's loop.
+	appendedDelivered, deliveredApplied journal.Histogram
 }
 
 // NewApplier validates cfg; it starts nothing.
@@ -78,7 +84,13 @@ func (a *Applier) Stats() ApplierStats {
 		r := *s.Resync
 		s.Resync = &r
 	}
+	s.Stages = a.stages()
 	return s
+}
+
+// stages reads the applier's stage histograms.
+func (a *Applier) stages() StageLatency {
+	return StageLatency{AppendedDelivered: a.appendedDelivered.Snapshot(), DeliveredApplied: a.deliveredApplied.Snapshot()}
 }
 
 func (a *Applier) setGuard(g *GuardState) {
@@ -283,6 +295,15 @@ func (a *Applier) runOnce(ctx context.Context) error {
 		}
 	})
 	g.Go(func() error { return r.loop(gctx, fetched) })
+	// The stage reports are waited for with the senders: a write stuck on a
+	// lost connection ends when it is closed, and holds up nothing before.
+	reporter := stageReporter{site: a.cfg.Site, role: "applier", every: a.cfg.StageReportInterval, stages: ApplierStages,
+		snap: a.stages, write: func(_ context.Context, data []byte) error { return writeStagesZK(conn, data) }, log: a.log}
+	senders.Add(1)
+	go func() {
+		defer senders.Done()
+		_ = reporter.run(gctx)
+	}()
 	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil
@@ -475,9 +496,17 @@ func (r *run) loop(ctx context.Context, fetched <-chan fetchResult) error {
 	}
 }
 
+// delivered takes note of messages the reader handed over and times
+// appended → delivered for those not applied yet: from the active site's
+// store time, which the mirror keeps, to the reader taking them.
 func (r *run) delivered(msgs []journal.Message) {
 	if n := len(msgs); n > 0 {
 		r.readTo = msgs[n-1].Seq
+	}
+	for i := range msgs {
+		if m := &msgs[i]; m.Seq > r.committed.Seq && !m.Published.IsZero() && !m.Delivered.IsZero() {
+			r.a.appendedDelivered.Observe(m.Delivered.Sub(m.Published))
+		}
 	}
 }
 
@@ -1036,8 +1065,12 @@ func (r *run) settled(plans []*msgPlan) {
 		r.a.bo.Reset()
 	}
 	events := 0
+	now := time.Now()
 	for _, mp := range plans {
 		events += mp.events
+		if !mp.delivered.IsZero() {
+			r.a.deliveredApplied.Observe(now.Sub(mp.delivered))
+		}
 	}
 	r.publish(events, 1)
 }

@@ -100,7 +100,10 @@ type ApplierConfig struct {
 	// the ACL reads before a batch are spread over; 0 reads on the applier's
 	// own session only.
 	BulkSessions int
-	Logger       hclog.Logger
+	// StageReportInterval is how often the applier writes its stage latencies
+	// to StagesPath on the standby, for zkdr status; 0 writes none.
+	StageReportInterval time.Duration
+	Logger              hclog.Logger
 }
 
 // DefaultApplierConfig has the batch bounds and guard share that fit a default
@@ -117,6 +120,7 @@ func DefaultApplierConfig() ApplierConfig {
 		DeleteGuardWindow:   10 * time.Minute,
 		WalkConcurrency:     32,
 		BulkSessions:        3,
+		StageReportInterval: DefaultStageReportInterval,
 	}
 }
 
@@ -191,6 +195,9 @@ func (c ApplierConfig) Validate() error {
 	}
 	if c.BulkSessions < 0 {
 		return fmt.Errorf("%w: bulk sessions must not be negative", ErrInvalidConfig)
+	}
+	if c.StageReportInterval < 0 {
+		return fmt.Errorf("%w: stage report interval must not be negative", ErrInvalidConfig)
 	}
 	if err := c.Scope.Validate(); err != nil {
 		return err

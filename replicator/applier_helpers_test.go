@@ -33,10 +33,15 @@ func newFakeJournal() *fakeJournal {
 
 // add appends one message holding evs and returns its sequence.
 func (j *fakeJournal) add(evs ...journal.Event) uint64 {
+	return j.addAt(time.Now(), evs...)
+}
+
+// addAt is add for a message the journal stored at published.
+func (j *fakeJournal) addAt(published time.Time, evs ...journal.Event) uint64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	seq := j.first + uint64(len(j.msgs))
-	j.msgs = append(j.msgs, journal.Message{Seq: seq, FirstSeq: seq, Events: evs, Published: time.Now()})
+	j.msgs = append(j.msgs, journal.Message{Seq: seq, FirstSeq: seq, Events: evs, Published: published})
 	close(j.more)
 	j.more = make(chan struct{})
 	return seq
@@ -77,6 +82,7 @@ func (r *fakeReader) Fetch(ctx context.Context, max int) ([]journal.Message, err
 				r.j.mu.Unlock()
 				return nil, &journal.DecodeError{Stream: "ZKDR_east", Seq: m.Seq, Err: journal.ErrCorrupt}
 			}
+			m.Delivered = time.Now()
 			out = append(out, m)
 		}
 		more := r.j.more

@@ -28,6 +28,8 @@ type msgPlan struct {
 	cp       Checkpoint // the checkpoint once this message is applied
 	events   int        // events applied (heartbeats and markers included)
 	targets  padTargets // counters to carry once its creates are in
+	// delivered is when the reader handed the message over (zero if unknown).
+	delivered time.Time
 }
 
 // simple reports whether the message is plain Multi ops that may share a batch.
@@ -133,7 +135,7 @@ var worldACL = zk.WorldACL(zk.PermAll)
 // again to rebuild an open snapshot's mentions) nothing is planned but the
 // snapshot bookkeeping.
 func (pl *planner) plan(msg journal.Message, mentionOnly bool) (*msgPlan, error) {
-	mp := &msgPlan{seq: msg.Seq, firstSeq: msg.FirstSeq, targets: padTargets{}}
+	mp := &msgPlan{seq: msg.Seq, firstSeq: msg.FirstSeq, targets: padTargets{}, delivered: msg.Delivered}
 	if mp.firstSeq == 0 {
 		mp.firstSeq = msg.Seq
 	}

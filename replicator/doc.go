@@ -189,4 +189,22 @@
 // (queue items, locks, elections) are not weighed. The window lives in the
 // checkpoint, so the verdicts are a function of the journal: neither batching
 // nor restarts change them.
+//
+// # Stages
+//
+// Where the lag is spent (stages.go). The source times commit → seen, from a
+// created or changed node's mtime (the ZooKeeper leader's clock at the
+// transaction) to the arrival of its read's reply (a stamp loop waits for
+// each multiRead's reply in issue order; on one-shot watches, the read task's
+// end), and hands that arrival to the appender, which times read → appended
+// up to the acknowledgement of the message holding the event. The applier
+// times appended → delivered, from the message's JetStream timestamp (the
+// active site's store time: a mirror keeps the origin's) to the reader taking
+// it from the mirror, and delivered → applied, up to the acknowledgement of
+// the Multi whose checkpoint covers it. Two of the four compare two hosts'
+// clocks. Each observation is a few atomic adds into journal.Histogram's
+// fixed buckets; nothing is sampled. Stats carry the cumulative counts (for
+// /metrics and the benchmarks), and every StageReportInterval each component
+// writes p50 and p99 over the last minute to its ensemble's /zkdr/stages for
+// zkdr status.
 package replicator

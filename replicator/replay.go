@@ -288,6 +288,8 @@ func (r *Replay) applierConfig(tag string, cut *replayCut) ApplierConfig {
 	// A replay builds a tree from nothing, or replaces one on --force: the
 	// delete guard protects a standby from a bad primary, not this.
 	a.DeleteGuardShare, a.DeleteGuardMinNodes = 1, 0
+	// The target is no site's standby: zkdr status has no row for it.
+	a.StageReportInterval = 0
 	a.Scope = cfg.Scope
 	if cfg.Root != "/" {
 		a.Mapping = []PathMap{{From: "/", To: cfg.Root}}

@@ -21,6 +21,17 @@ type Publisher interface {
 	Flush(ctx context.Context) error
 }
 
+// stagePublisher is a Publisher that is told when each event's state was read
+// and times read → appended itself (StageReadAppended), from the read to the
+// acknowledgement of the message that holds the event.
+type stagePublisher interface {
+	Publisher
+	AppendRead(ctx context.Context, ev journal.Event, readAt time.Time) error
+	ReadAppended() journal.HistogramSnapshot
+}
+
+var _ stagePublisher = (*journal.Appender)(nil)
+
 // SourceConfig configures a Source.
 type SourceConfig struct {
 	Site  string
@@ -53,8 +64,11 @@ type SourceConfig struct {
 	SnapshotEveryEvents int64
 	// Watch is how the source watches the tree: WatchAuto (the default),
 	// WatchRecursive or WatchOneShot (see doc.go).
-	Watch  string
-	Logger hclog.Logger
+	Watch string
+	// StageReportInterval is how often the source writes its stage latencies
+	// to StagesPath on the active ensemble, for zkdr status; 0 writes none.
+	StageReportInterval time.Duration
+	Logger              hclog.Logger
 }
 
 // DefaultSourceConfig returns the defaults; Site, Epoch and Servers must be set.
@@ -66,6 +80,8 @@ func DefaultSourceConfig() SourceConfig {
 		ReadConcurrency:    256,
 		BulkSessions:       3, // with the watching session, four connections: about where reads stop scaling
 		Watch:              WatchAuto,
+
+		StageReportInterval: DefaultStageReportInterval,
 	}
 }
 
@@ -94,6 +110,9 @@ func (c SourceConfig) Validate() error {
 	}
 	if c.SnapshotEveryEvents < 0 {
 		return fmt.Errorf("%w: snapshot every events must not be negative", ErrInvalidConfig)
+	}
+	if c.StageReportInterval < 0 {
+		return fmt.Errorf("%w: stage report interval must not be negative", ErrInvalidConfig)
 	}
 	switch c.Watch {
 	case "", WatchAuto, WatchRecursive, WatchOneShot:
@@ -126,6 +145,10 @@ type SourceStats struct {
 	// Watch is the kind of watch in use: WatchRecursive or WatchOneShot ("" before
 	// the first connection).
 	Watch string
+	// Stages holds the source's stages (CommitSeen, ReadAppended), cumulative
+	// since it started; ReadAppended stays empty when the Publisher does not
+	// time it.
+	Stages StageLatency
 }
 
 // Source turns the active ensemble's tree into journal events: a fuzzy snapshot
@@ -188,6 +211,15 @@ type Source struct {
 	namedPending map[string]struct{}
 	// tombs maps a deleted path to the largest czxid known gone (see deletePath).
 	tombs map[string]int64
+	// readAt is when the reply of the read being published arrived, readNs
+	// the same as unix nanoseconds (zero until the first).
+	readAt time.Time
+	readNs int64
+
+	// stagePub is pub when it times read → appended; commitSeen times
+	// commit → seen (see stages.go).
+	stagePub   stagePublisher
+	commitSeen journal.Histogram
 }
 
 // maxTombstones bounds tombs; a stale read is in flight for moments only.
@@ -205,7 +237,9 @@ func NewSource(cfg SourceConfig, pub Publisher) (*Source, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
+	stagePub, _ := pub.(stagePublisher)
 	return &Source{
+		stagePub: stagePub,
 		cfg:      cfg,
 		pub:      pub,
 		log:      log.Named("source").With("site", cfg.Site),
@@ -264,6 +298,12 @@ func (s *Source) runOneShot(ctx context.Context) error {
 	g.Go(func() error { return s.heartbeatLoop(gctx) })
 	g.Go(func() error { return s.aclRecheckLoop(gctx) })
 	g.Go(func() error { return s.snapshotLoop(gctx) })
+	g.Go(func() error {
+		if err := s.waitBootstrapped(gctx); err != nil {
+			return nil
+		}
+		return s.stageReporter(func(_ context.Context, data []byte) error { return writeStagesZK(conn, data) }).run(gctx)
+	})
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, zk.ErrConnectionClosed)) {
 		return nil
@@ -297,7 +337,29 @@ func (s *Source) Stats() SourceStats {
 		SessionExpiries:   s.expiries.Load(),
 		ReadRetries:       s.retries.Load(),
 		Watch:             s.watchKind,
+		Stages:            s.stages(),
 	}
+}
+
+// stages reads the source's stage histograms.
+func (s *Source) stages() StageLatency {
+	st := StageLatency{CommitSeen: s.commitSeen.Snapshot()}
+	if s.stagePub != nil {
+		st.ReadAppended = s.stagePub.ReadAppended()
+	}
+	return st
+}
+
+// seen stamps the read whose results the publish loop handles next: its
+// reply arrived at t.
+func (s *Source) seen(t time.Time) {
+	s.readAt, s.readNs = t, t.UnixNano()
+}
+
+// stageReporter writes the source's stage report with write.
+func (s *Source) stageReporter(write func(ctx context.Context, data []byte) error) stageReporter {
+	return stageReporter{site: s.cfg.Site, role: "source", every: s.cfg.StageReportInterval, stages: SourceStages,
+		snap: s.stages, write: write, log: s.log}
 }
 
 func (s *Source) setPending(paths ...string) {

@@ -63,10 +63,11 @@ type result struct {
 type slot struct {
 	done chan struct{}
 	res  result
+	at   time.Time // when it was filled: the read's reply was in
 }
 
 func (sl *slot) fill(r result) {
-	sl.res = r
+	sl.res, sl.at = r, time.Now()
 	close(sl.done)
 }
 
@@ -94,6 +95,7 @@ func (s *Source) publishLoop(ctx context.Context) error {
 			return nil
 		case <-sl.done:
 		}
+		s.seen(sl.at)
 		if sl.res.err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -499,14 +501,29 @@ func (s *Source) nodeEvent(kind journal.Kind, n *nodeRead, acl []zk.ACL, mode jo
 	return ev
 }
 
+// emit publishes ev, read when the publish loop last stamped (seen): the
+// appender times read → appended from there. A create or an update also
+// times commit → seen: from the node's mtime (the leader's clock at the
+// transaction, in milliseconds) to that stamp.
 func (s *Source) emit(ctx context.Context, ev journal.Event) error {
 	ev.Site, ev.Epoch = s.cfg.Site, s.cfg.Epoch
-	if err := s.pub.Append(ctx, ev); err != nil {
+	var err error
+	if s.stagePub != nil && s.readNs != 0 {
+		err = s.stagePub.AppendRead(ctx, ev, s.readAt)
+	} else {
+		err = s.pub.Append(ctx, ev)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %s %s: %w", ErrPublish, ev.Kind, ev.Path, err)
 	}
 	s.published.Add(1)
 	switch ev.Kind {
-	case journal.KindCreate, journal.KindUpdate, journal.KindDelete, journal.KindACL:
+	case journal.KindCreate, journal.KindUpdate:
+		if s.readNs != 0 && ev.Stat.Mtime > 0 {
+			s.commitSeen.Observe(time.Duration(s.readNs - ev.Stat.Mtime*int64(time.Millisecond)))
+		}
+		s.changes.Add(1)
+	case journal.KindDelete, journal.KindACL:
 		s.changes.Add(1)
 	}
 	return nil

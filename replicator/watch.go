@@ -37,7 +37,8 @@ type watcher struct {
 	bulk []*zkwire.Conn // sessions for a walk's ACL reads; the watching session when empty
 
 	events eventQueue
-	jobs   chan *job // issued jobs, in issue order; the publish loop reads them
+	jobs   chan *job  // issued jobs, in issue order; the publish loop reads them
+	stamps chan stamp // issued reads, in issue order; the stamp loop reads them
 
 	// issueMu makes "take the next issue number, queue the request" one step,
 	// so issue numbers follow the order requests reach the socket.
@@ -95,6 +96,7 @@ func (s *Source) newWatcher() *watcher {
 		log:    s.log,
 		events: eventQueue{wake: make(chan struct{}, 1)},
 		jobs:   make(chan *job, maxJobsInFlight),
+		stamps: make(chan stamp, maxJobsInFlight),
 		walk:   walkState{wake: make(chan struct{}, 1)},
 	}
 }
@@ -149,9 +151,16 @@ func (w *watcher) run(ctx context.Context) error {
 	s.requestWalk(walkRequest{snapshot: true}) // the bootstrap
 	g.Go(func() error { return w.dispatchLoop(gctx) })
 	g.Go(func() error { return w.publishLoop(gctx) })
+	g.Go(func() error { return w.stampLoop(gctx) })
 	g.Go(func() error { return w.heartbeatLoop(gctx) })
 	g.Go(func() error { return w.aclRecheckLoop(gctx) })
 	g.Go(func() error { return s.snapshotTriggers(gctx, false) })
+	g.Go(func() error {
+		if err := s.waitBootstrapped(gctx); err != nil {
+			return nil
+		}
+		return s.stageReporter(w.writeStages).run(gctx)
+	})
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, zk.ErrClosing)) {
 		return nil
@@ -200,6 +209,21 @@ func (w *watcher) addWatches(ctx context.Context) error {
 			ErrNoRecursiveWatch, w.conn.Server(), w.watches[i].path, err)
 	}
 	return nil
+}
+
+// writeStages stores a stage report on a bulk session (the watching session
+// when there is none), creating the node when needed; /zkdr exists once the
+// heartbeat has been set up.
+func (w *watcher) writeStages(ctx context.Context, data []byte) error {
+	conn := w.conn
+	if len(w.bulk) > 0 {
+		conn = w.bulk[0]
+	}
+	_, err := conn.SetData(StagesPath, data, -1).Wait(ctx)
+	if errors.Is(err, zk.ErrNoNode) {
+		_, err = conn.Create(StagesPath, data, 0, zk.WorldACL(zk.PermAll)).Wait(ctx)
+	}
+	return err
 }
 
 func (w *watcher) retryWatch(ctx context.Context, ws watchSpec) error {

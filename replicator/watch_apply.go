@@ -29,6 +29,13 @@ func (w *watcher) publishLoop(ctx context.Context) error {
 			return nil
 		case j = <-w.jobs:
 		}
+		switch j.kind {
+		case jobReads: // stamped in applyJob
+		case jobHeartbeat:
+			s.seen(j.hb.seen)
+		default:
+			s.seen(time.Now())
+		}
 		var err error
 		switch j.kind {
 		case jobReads:
@@ -57,10 +64,11 @@ func (w *watcher) publishLoop(ctx context.Context) error {
 func (w *watcher) applyJob(ctx context.Context, j *job, applied *uint64) error {
 	s := w.s
 	var rs []zkwire.ReadResult
-	failed := false
+	failed, resent := false, false
 	err := s.retry(ctx, "multi-read", j.items[0].path, func() error {
 		if failed || j.issue < *applied {
 			w.send(j)
+			resent = true
 		}
 		var err error
 		rs, err = j.read.Wait(ctx) // zkwire checks one result per op
@@ -69,6 +77,11 @@ func (w *watcher) applyJob(ctx context.Context, j *job, applied *uint64) error {
 	})
 	if err != nil {
 		return err
+	}
+	if at := j.arrived.Load(); at != 0 && !resent {
+		s.seen(time.Unix(0, at))
+	} else {
+		s.seen(time.Now()) // the stamp loop is behind, or this is a read sent again
 	}
 	*applied = j.issue
 	// The reply's zxid is the server's last applied transaction when it read:

@@ -2,6 +2,8 @@ package replicator
 
 import (
 	"context"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -32,6 +34,9 @@ type job struct {
 	begin result        // jobWalkBegin
 	hb    heartbeatMark // jobHeartbeat
 	acl   nodeRead      // jobACL
+	// arrived is when the first reply to read arrived (unix nanoseconds), set
+	// by the stamp loop; 0 until then.
+	arrived atomic.Int64
 }
 
 // readItem is one node of a jobReads.
@@ -177,10 +182,43 @@ func (w *watcher) reconnected(ctx context.Context, ev zkwire.Event) error {
 }
 
 // issue numbers j and queues its multiRead (and, after it on the same
-// session, the ACL reads it wants), then hands it to the publish loop.
+// session, the ACL reads it wants), then hands it to the stamp loop and the
+// publish loop.
 func (w *watcher) issue(ctx context.Context, j *job) error {
 	w.send(j)
+	select {
+	case w.stamps <- stamp{j: j, read: j.read}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return w.push(ctx, j)
+}
+
+// stamp is a job's first multiRead, for the stamp loop.
+type stamp struct {
+	j    *job
+	read *zkwire.Call[[]zkwire.ReadResult]
+}
+
+// stampLoop notes when each read's reply arrives, so commit → seen ends
+// there and the time a reply then waits for its turn in the publish order
+// (behind a journal that pushes back, say) counts in read → appended. The
+// session answers in issue order, which is the order it waits in.
+func (w *watcher) stampLoop(ctx context.Context) error {
+	for {
+		var st stamp
+		select {
+		case <-ctx.Done():
+			return nil
+		case st = <-w.stamps:
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-st.read.Done():
+		}
+		st.j.arrived.Store(time.Now().UnixNano())
+	}
 }
 
 // send queues j's requests under a fresh issue number. A walk step reads ACLs

@@ -9,10 +9,11 @@ import (
 	"github.com/go-zookeeper/zk"
 )
 
-// heartbeatMark is a heartbeat write the server acknowledged: its zxid and
-// the time written into it.
+// heartbeatMark is a heartbeat write the server acknowledged: its zxid, the
+// time written into it, and when the acknowledgement arrived.
 type heartbeatMark struct {
 	zxid, time int64
+	seen       time.Time
 }
 
 // heartbeatLoop writes /zkdr/heartbeat every HeartbeatInterval once the
@@ -43,7 +44,7 @@ func (w *watcher) heartbeatLoop(ctx context.Context) error {
 		st, err := w.conn.SetData(heartbeatPath, []byte(strconv.FormatInt(now, 10)), -1).Wait(ctx)
 		switch {
 		case err == nil:
-			w.events.push(queued{hb: &heartbeatMark{zxid: st.Mzxid, time: now}})
+			w.events.push(queued{hb: &heartbeatMark{zxid: st.Mzxid, time: now, seen: time.Now()}})
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, zk.ErrNoNode):

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register("status", "both sites: role, epoch, journal, applied sequence, watermark, lag, guard", runStatus)
+	register("status", "both sites: role, epoch, journal, applied sequence, watermark, lag, guard, lag by stage", runStatus)
 }
 
 // siteStatus is what status shows of one site. Secrets never enter it.
@@ -34,7 +34,10 @@ type siteStatus struct {
 	Resync     string                 `json:"resync,omitempty"`
 	// AntiEntropy is the standby daemon's last comparison with the active site.
 	AntiEntropy *failover.AntiEntropyStatus `json:"anti_entropy,omitempty"`
-	Errors      []string                    `json:"errors,omitempty"`
+	// Stages is the site's last stage report (its source's or its applier's),
+	// when it is current and from the component the site's role runs.
+	Stages *replicator.StageReport `json:"stages,omitempty"`
+	Errors []string                `json:"errors,omitempty"`
 }
 
 type streamStatus struct {
@@ -72,16 +75,22 @@ func runStatus(ctx context.Context, args []string) error {
 		return enc.Encode(sites)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tROLE\tEPOCH\tJOURNAL\tMIRROR\tAPPLIED\tWATERMARK\tLAG\tGUARD")
+	fmt.Fprintln(tw, "SITE\tROLE\tEPOCH\tJOURNAL\tMIRROR\tAPPLIED\tWATERMARK\tLAG\tCOMMIT-SEEN\tREAD-APPENDED\tAPPENDED-DELIVERED\tDELIVERED-APPLIED\tGUARD")
 	for _, s := range sites {
 		role := s.Role
 		if !s.Reachable {
 			role = "unreachable"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, role, s.Epoch,
-			streamCell(s.Journal), streamCell(s.Mirror), seqCell(s.AppliedSeq), wmCell(s.Watermark), lagCell(s.Watermark), guardCell(s.Guard))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Site, role, s.Epoch,
+			streamCell(s.Journal), streamCell(s.Mirror), seqCell(s.AppliedSeq), wmCell(s.Watermark), lagCell(s.Watermark),
+			stageCell(s.Stages, replicator.StageCommitSeen), stageCell(s.Stages, replicator.StageReadAppended),
+			stageCell(s.Stages, replicator.StageAppendedDelivered), stageCell(s.Stages, replicator.StageDeliveredApplied),
+			guardCell(s.Guard))
 	}
 	tw.Flush()
+	if w := stageWindow(sites); w > 0 {
+		fmt.Printf("stages: p50/p99 over the last %s\n", w.Round(time.Second))
+	}
 	for _, s := range sites {
 		for _, line := range antiEntropyLines(s.AntiEntropy, time.Now()) {
 			fmt.Printf("%s: anti-entropy: %s\n", s.Site, line)
@@ -126,6 +135,9 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 		}
 		if ae, ok, err := failover.ReadAntiEntropy(ctx, conn); err == nil && ok {
 			st.AntiEntropy = &ae
+		}
+		if r, ok, err := replicator.ReadStageReport(ctx, conn); err == nil && ok && stagesFit(r, st.Role, time.Now()) {
+			st.Stages = &r
 		}
 	}
 	nc, js, err := siteJetStream(cfg.NATS, domain)
@@ -175,6 +187,51 @@ func lagCell(w *watermark) string {
 		return "-"
 	}
 	return (time.Duration(w.LagSec * float64(time.Second))).Round(10 * time.Millisecond).String()
+}
+
+// stagesFit reports whether a site's stage report describes what the site
+// runs now: current, and from the source of an active site or the applier of
+// a standby (a report left by the other role before a switchover is not).
+func stagesFit(r replicator.StageReport, role string, now time.Time) bool {
+	want := map[string]string{string(failover.RoleActive): "source", string(failover.RoleStandby): "applier"}[role]
+	return r.Role == want && r.Current(now)
+}
+
+// stageCell shows one stage's p50/p99 over the report's window; "-" where
+// the site does not run that stage, or nothing went through it.
+func stageCell(r *replicator.StageReport, stage string) string {
+	if r == nil {
+		return "-"
+	}
+	s, ok := r.Stage(stage)
+	if !ok || s.Count == 0 {
+		return "-"
+	}
+	return shortDuration(s.P50) + "/" + shortDuration(s.P99)
+}
+
+// shortDuration prints seconds with two or three significant digits.
+func shortDuration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d < 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	default:
+		return d.Round(10 * time.Millisecond).String()
+	}
+}
+
+// stageWindow is the longest window of the stage reports shown.
+func stageWindow(sites []siteStatus) time.Duration {
+	var w time.Duration
+	for _, s := range sites {
+		if s.Stages != nil {
+			w = max(w, time.Duration(s.Stages.WindowSeconds*float64(time.Second)))
+		}
+	}
+	return w
 }
 
 func guardCell(g *replicator.GuardState) string {
