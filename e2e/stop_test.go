@@ -43,4 +43,3 @@ func TestPermanentlyStoppedApplierIsNotRestarted(t *testing.T) {
 	}
 	t.Logf("stopped for good: %s", wd.d.Status().LastErr)
 }
-
