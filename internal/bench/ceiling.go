@@ -250,6 +250,8 @@ type CeilingLag struct {
 	Behind bool `json:"behind,omitempty"`
 	// Note says what kept the figure from being taken cleanly.
 	Note string `json:"note,omitempty"`
+	// Stages is zkdr's latency by stage over the load (none for a peer).
+	Stages []StageFigure `json:"stages,omitempty"`
 }
 
 // CeilingScenario is the lag scenario at the primary's own write ceiling.

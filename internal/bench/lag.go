@@ -83,6 +83,7 @@ func (r *Runner) zkdrPhase(ctx context.Context) error {
 	}
 	if r.cfg.wants(ScenarioLag) {
 		stop := profile(r.cfg.CPUProfileDir, "lag", r.log)
+		before := p.stages()
 		churn, lag, err := r.underLoad(ctx, west.ConnectString(), r.cfg.ChurnRate, r.cfg.ChurnDuration)
 		stop()
 		if err != nil {
@@ -92,14 +93,17 @@ func (r *Runner) zkdrPhase(ctx context.Context) error {
 			return err
 		}
 		r.rep.Lag.Zkdr, r.rep.Lag.ZkdrChurn = lag, churn
+		r.rep.Lag.ZkdrStages = stageFigures(before, p.stages())
 	}
 	if r.cfg.wants(ScenarioCeiling) && r.rep.Ceiling != nil {
 		stop := profile(r.cfg.CPUProfileDir, "ceiling", r.log)
+		before := p.stages()
 		res, err := r.atCeiling(ctx, west.ConnectString())
 		stop()
 		if err != nil {
 			return fmt.Errorf("zkdr lag at the ceiling: %w", err)
 		}
+		res.Stages = stageFigures(before, p.stages())
 		if err := p.failed(); err != nil {
 			return err
 		}

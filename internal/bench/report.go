@@ -72,12 +72,13 @@ type SeedResult struct {
 
 // LagScenario is the lag scenario: each mirror's lag under the same load.
 type LagScenario struct {
-	Zkdr          LagResult    `json:"zkdr"`
-	ZkdrChurn     ChurnResult  `json:"zkdr_churn"`
-	Curator       *LagResult   `json:"curator_mirror,omitempty"`
-	CuratorChurn  *ChurnResult `json:"curator_mirror_churn,omitempty"`
-	CuratorRSSMB  float64      `json:"curator_mirror_rss_mb,omitempty"`
-	CuratorBehind bool         `json:"curator_mirror_behind"`
+	Zkdr          LagResult     `json:"zkdr"`
+	ZkdrChurn     ChurnResult   `json:"zkdr_churn"`
+	ZkdrStages    []StageFigure `json:"zkdr_stages,omitempty"`
+	Curator       *LagResult    `json:"curator_mirror,omitempty"`
+	CuratorChurn  *ChurnResult  `json:"curator_mirror_churn,omitempty"`
+	CuratorRSSMB  float64       `json:"curator_mirror_rss_mb,omitempty"`
+	CuratorBehind bool          `json:"curator_mirror_behind"`
 }
 
 // BacklogResult is the backlog scenario.
@@ -172,7 +173,7 @@ func (r *Report) buildRows() {
 	}
 	if l := r.Lag; l != nil {
 		row := Row{Scenario: fmt.Sprintf("steady lag: %s sets/s for %s on %s znodes", thousands(r.Setup.ChurnRate), r.Setup.ChurnDuration, thousands(r.Setup.Nodes)),
-			Zkdr: lagText(l.Zkdr) + fmt.Sprintf(" (churn %.0f/s)", l.ZkdrChurn.Rate), Target: "p99 ≤ 500 ms"}
+			Zkdr: lagText(l.Zkdr) + fmt.Sprintf(" (churn %.0f/s)", l.ZkdrChurn.Rate) + stagesText(l.ZkdrStages), Target: "p99 ≤ 500 ms"}
 		if l.Curator != nil {
 			row.Peers = "curator-mirror " + lagText(*l.Curator)
 			if l.CuratorChurn != nil {
@@ -395,7 +396,7 @@ func ceilingText(c *CeilingLag) string {
 	if c.Note != "" {
 		s += " (" + c.Note + ")"
 	}
-	return s
+	return s + stagesText(c.Stages)
 }
 
 // ReadJSON reads a report WriteJSON wrote and builds its rows again with the
