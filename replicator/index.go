@@ -9,12 +9,16 @@ import (
 
 // entry is what the source remembers of one znode: enough stat to tell a newer
 // read from an older one and a re-created node from the same one, never the data.
+// It holds no pointer (40 bytes), so the collector never scans the index's values.
 type entry struct {
 	czxid, mzxid, pzxid int64
 	cversion, aversion  int32
-	acl                 *[]zk.ACL // interned: trees have few distinct ACLs
-	skipped             bool      // an ephemeral left out by policy: known, never published
+	acl                 aclRef // interned: trees have few distinct ACLs
+	skipped             bool   // an ephemeral left out by policy: known, never published
 }
+
+// aclRef names an interned ACL (index.aclOf); 0 is none.
+type aclRef uint32
 
 // index maps path -> entry for every znode the source has published (or skipped
 // by policy), plus each parent's child names. Names are substrings of the child's
@@ -24,11 +28,12 @@ type index struct {
 	mu    sync.RWMutex
 	nodes map[string]entry
 	kids  map[string][]string // parent path -> child names, only for parents with children
-	acls  map[string]*[]zk.ACL
+	acls  map[string]aclRef   // interned ACLs by their encoding
+	byRef [][]zk.ACL          // interned ACLs by aclRef; [0] is none
 }
 
 func newIndex() *index {
-	return &index{nodes: map[string]entry{}, kids: map[string][]string{}, acls: map[string]*[]zk.ACL{}}
+	return &index{nodes: map[string]entry{}, kids: map[string][]string{}, acls: map[string]aclRef{}, byRef: [][]zk.ACL{nil}}
 }
 
 func (x *index) get(p string) (entry, bool) {
@@ -51,8 +56,8 @@ func (x *index) children(p string) []string {
 	return append([]string(nil), x.kids[p]...)
 }
 
-// internACL returns the shared copy of acl.
-func (x *index) internACL(acl []zk.ACL) *[]zk.ACL {
+// internACL returns the reference of the shared copy of acl.
+func (x *index) internACL(acl []zk.ACL) aclRef {
 	var b strings.Builder
 	for _, a := range acl {
 		b.WriteString(a.Scheme)
@@ -64,12 +69,21 @@ func (x *index) internACL(acl []zk.ACL) *[]zk.ACL {
 	key := b.String()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if p, ok := x.acls[key]; ok {
-		return p
+	if ref, ok := x.acls[key]; ok {
+		return ref
 	}
-	cp := append([]zk.ACL(nil), acl...)
-	x.acls[key] = &cp
-	return &cp
+	ref := aclRef(len(x.byRef))
+	x.byRef = append(x.byRef, append([]zk.ACL(nil), acl...))
+	x.acls[key] = ref
+	return ref
+}
+
+// aclOf returns the ACL ref stands for (nil for none). The slice is shared:
+// never change it.
+func (x *index) aclOf(ref aclRef) []zk.ACL {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.byRef[ref]
 }
 
 // put stores e at p; a new path is linked into its parent's child list unless it

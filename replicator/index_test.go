@@ -89,8 +89,8 @@ func TestIndexBytesPerZnode(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	per := float64(after.HeapAlloc-before.HeapAlloc) / float64(len(paths))
 	t.Logf("index: %d znodes, %.0f bytes per znode (paths of %d bytes)", len(paths), per, len(paths[len(paths)-1]))
-	if per > 200 {
-		t.Errorf("index uses %.0f bytes per znode, want < 200", per)
+	if per > 150 {
+		t.Errorf("index uses %.0f bytes per znode, want < 150", per)
 	}
 	runtime.KeepAlive(x)
 }

@@ -391,7 +391,7 @@ func (s *Source) applyData(ctx context.Context, n *nodeRead, e entry, known, roo
 	if e.skipped {
 		return nil
 	}
-	acl := *e.acl
+	acl := s.idx.aclOf(e.acl)
 	switch {
 	case snap != 0:
 		return s.emit(ctx, s.nodeEvent(journal.KindSnapshotNode, n, acl, mode, ttl, n.stat.Mzxid, snap))

@@ -230,11 +230,11 @@ func (w *watcher) applyRead(ctx context.Context, it *readItem, r zkwire.ReadResu
 	s.idx.put(p, e, root)
 	switch {
 	case snap != 0:
-		return true, s.emit(ctx, s.nodeEvent(journal.KindSnapshotNode, &n, *e.acl, mode, ttl, st.Mzxid, snap))
+		return true, s.emit(ctx, s.nodeEvent(journal.KindSnapshotNode, &n, s.idx.aclOf(e.acl), mode, ttl, st.Mzxid, snap))
 	case dataNew:
-		return true, s.emit(ctx, s.nodeEvent(journal.KindUpdate, &n, *e.acl, mode, ttl, st.Mzxid, 0))
+		return true, s.emit(ctx, s.nodeEvent(journal.KindUpdate, &n, s.idx.aclOf(e.acl), mode, ttl, st.Mzxid, 0))
 	case aclNew:
-		return true, s.emit(ctx, s.nodeEvent(journal.KindACL, &n, *e.acl, mode, ttl, st.Mzxid, 0))
+		return true, s.emit(ctx, s.nodeEvent(journal.KindACL, &n, s.idx.aclOf(e.acl), mode, ttl, st.Mzxid, 0))
 	}
 	return true, nil
 }

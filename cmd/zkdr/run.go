@@ -35,6 +35,7 @@ func runDaemon(ctx context.Context, args []string) error {
 	out := &barSafeWriter{w: os.Stderr}
 	logger := newLogger(cfg.Log, *logJSON, out)
 	defer logger.Flush()
+	tuneGC(logger)
 	d, err := failover.NewDaemon(cfg, logger)
 	if err != nil {
 		return err
