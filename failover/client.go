@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zkdr/zkdr/internal/zklog"
 )
 
 // ClientConfig configures Connect.
@@ -96,7 +97,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*zk.Conn, <-chan zk.Event, 
 	}
 	conn, events, err := zk.Connect(servers, cfg.SessionTimeout,
 		zk.WithHostProvider(hp), zk.WithDialer(hp.Dial),
-		zk.WithLogger(zkLogger{log.Named("zk")}), zk.WithLogInfo(false), extra)
+		zk.WithLogger(zklog.New(log.Named("zk"))), zk.WithLogInfo(false), extra)
 	if err != nil {
 		hp.Close()
 		stop()

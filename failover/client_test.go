@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zkdr/zkdr/internal/zklog"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
 
@@ -222,7 +223,7 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 	var sl sessionLog
 	client, _, err := zk.Connect(append(p.east.Servers(), westServers...), 6*time.Second,
 		zk.WithHostProvider(hp), zk.WithDialer(dial), zk.WithEventCallback(sl.callback),
-		zk.WithLogger(zkLogger{testLogger(t, "zk")}))
+		zk.WithLogger(zklog.New(testLogger(t, "zk"))))
 	if err != nil {
 		t.Fatal(err)
 	}

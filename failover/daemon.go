@@ -540,12 +540,11 @@ func (d *Daemon) runRejoin(ctx context.Context, conn *zk.Conn) error {
 	return err
 }
 
-// startHooks starts the worker that runs the configured hooks, one role change
-// after the other, and returns the function that queues a change.
-func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record, SiteView) {
-	f := d.cfg.Failover
+// hooksOf makes the configured hook blocks runnable; one that is not is
+// logged and left out.
+func (d *Daemon) hooksOf(blocks []configs.Hook) []*Hooks {
 	var hooks []*Hooks
-	for _, h := range f.Hooks {
+	for _, h := range blocks {
 		hc := DefaultHooksConfig()
 		hc.Commands = [][]string{h.Command}
 		if h.Timeout > 0 {
@@ -559,6 +558,14 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record
 		}
 		hooks = append(hooks, hk)
 	}
+	return hooks
+}
+
+// startHooks starts the worker that runs the configured hooks, one role change
+// after the other, and returns the function that queues a change.
+func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record, SiteView) {
+	f := d.cfg.Failover
+	hooks := d.hooksOf(f.Hooks)
 	if f.ActiveConnectFile != "" {
 		hc := DefaultHooksConfig()
 		hc.ConnectFile = f.ActiveConnectFile

@@ -47,21 +47,7 @@ func (h *Hooks) FireGuard(ctx context.Context, change GuardChange) error {
 // guard change after the other, and returns the function the applier calls
 // (it never blocks).
 func (d *Daemon) startGuardHooks(ctx context.Context, wg *sync.WaitGroup) func(replicator.GuardState) {
-	var hooks []*Hooks
-	for _, h := range d.cfg.Applier.GuardHooks {
-		hc := DefaultHooksConfig()
-		hc.Commands = [][]string{h.Command}
-		if h.Timeout > 0 {
-			hc.Timeout = h.Timeout
-		}
-		hc.Logger = d.log
-		hk, err := NewHooks(hc)
-		if err != nil {
-			d.log.Error("guard hook not usable", "hook", h.Name, "error", err)
-			continue
-		}
-		hooks = append(hooks, hk)
-	}
+	hooks := d.hooksOf(d.cfg.Applier.GuardHooks)
 	if len(hooks) == 0 {
 		return nil
 	}

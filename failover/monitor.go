@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zkdr/zkdr/internal/zklog"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -173,7 +174,7 @@ func (m *Monitor) Subscribe(fn func(View)) (cancel func()) {
 func (m *Monitor) watchSite(ctx context.Context, s Site) error {
 	log := m.log.With("site", s.Name)
 	conn, _, err := zk.Connect(s.Servers, m.cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false))
+		zk.WithLogger(zklog.New(log)), zk.WithLogInfo(false))
 	if err != nil {
 		return fmt.Errorf("connect to site %s: %w", s.Name, err)
 	}
@@ -262,12 +263,3 @@ func (m *Monitor) buildView(prev string) View {
 	}
 	return v
 }
-
-// zkLogger passes go-zookeeper's messages to hclog.
-type zkLogger struct{ l hclog.Logger }
-
-func (z zkLogger) Printf(format string, args ...any) {
-	z.l.Debug(fmt.Sprintf(format, args...))
-}
-
-var _ zk.Logger = zkLogger{}

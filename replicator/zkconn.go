@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zkdr/zkdr/internal/zklog"
 )
 
 // ZKConfig says how to reach one ZooKeeper ensemble.
@@ -45,7 +46,7 @@ func DialZK(ctx context.Context, cfg ZKConfig, logger hclog.Logger, onEvent zk.E
 		logger = hclog.NewNullLogger()
 	}
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{logger}),
+		zk.WithLogger(zklog.New(logger)),
 		zk.WithEventCallback(onEvent))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
@@ -76,21 +77,6 @@ func waitSession(ctx context.Context, conn *zk.Conn) error {
 		}
 	}
 	return nil
-}
-
-// zkLogger hands go-zookeeper's Printf messages to hclog: failures as warnings,
-// the rest (connects, reconnects) at debug level.
-type zkLogger struct{ l hclog.Logger }
-
-var _ zk.Logger = zkLogger{}
-
-func (z zkLogger) Printf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if strings.Contains(msg, "fail") || strings.Contains(msg, "error") {
-		z.l.Warn("zookeeper client", "detail", msg)
-		return
-	}
-	z.l.Debug("zookeeper client", "detail", msg)
 }
 
 // readPool is the sessions a walk reads on in bulk: the caller's own session

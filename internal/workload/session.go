@@ -3,13 +3,13 @@ package workload
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/zkdr/zkdr/internal/zklog"
 )
 
 // session is one client's ZooKeeper session: the controller's and producers'
@@ -77,7 +77,7 @@ func (s *session) close() {
 
 // dial opens a session and waits until the server has granted it.
 func dial(ctx context.Context, cfg *Config, log hclog.Logger) (*zk.Conn, error) {
-	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout, zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false))
+	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout, zk.WithLogger(zklog.New(log)), zk.WithLogInfo(false))
 	if err != nil {
 		return nil, err
 	}
@@ -103,19 +103,4 @@ func dial(ctx context.Context, cfg *Config, log hclog.Logger) (*zk.Conn, error) 
 		return nil, err
 	}
 	return conn, nil
-}
-
-// zkLogger hands go-zookeeper's Printf messages to hclog: failures as
-// warnings, the rest at debug level.
-type zkLogger struct{ l hclog.Logger }
-
-var _ zk.Logger = zkLogger{}
-
-func (z zkLogger) Printf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if strings.Contains(msg, "fail") || strings.Contains(msg, "error") {
-		z.l.Warn("zookeeper client", "detail", msg)
-		return
-	}
-	z.l.Debug("zookeeper client", "detail", msg)
 }
