@@ -611,7 +611,7 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 			r.snapAt = r.pl.snap
 			continue
 		}
-		if deletes(msg) && msg.Seq > r.judgedThrough {
+		if r.pl.guard.share < 1 && deletes(msg) && msg.Seq > r.judgedThrough { // at 1 the guard never trips
 			v, err := r.judge(pending[i:])
 			if err != nil {
 				return pending[from:], err
