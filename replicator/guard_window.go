@@ -32,10 +32,11 @@ const (
 
 // windowCut returns how many messages of pending may be planned now: all of
 // them, or those before the first one with a delete that no heartbeat follows
-// yet, while its hold has not run out. final (the fetch ended) holds nothing.
+// yet, while its hold has not run out. final (the fetch ended), or a guard
+// that is off, holds nothing.
 func (r *run) windowCut(pending []journal.Message, final bool) int {
 	cut := openDeletes(pending)
-	if cut == len(pending) || final {
+	if cut == len(pending) || final || r.pl.guard.share >= 1 {
 		r.heldSeq = 0
 		return len(pending)
 	}
