@@ -55,8 +55,14 @@ func TestStaleTailAfterPromoteAndSwitchback(t *testing.T) {
 
 	// East returns with its journal, rejoins as west's standby, and the link
 	// heals: west's mirror of east's stream now receives the epoch-1 tail.
-	p.rejoinAfterLoss("east", 2)
+	ed := p.rejoinAfterLoss("east", 2)
 	p.waitConverged(3 * time.Minute)
+	// The rejoin itself removed east's lost tail, so the trees can be equal
+	// before east's applier has applied a heartbeat, which a switchover needs.
+	waitFor(t, 2*time.Minute, "east's applier to apply a heartbeat", func() bool {
+		st := ed.d.Status().Applier
+		return st != nil && st.WatermarkZxid > 0
+	})
 	for i := 0; i < lost; i++ {
 		if ok, _, _ := p.conn["east"].Exists(fmt.Sprintf("/tail/lost-%02d", i)); ok {
 			t.Fatalf("/tail/lost-%02d survived east's rejoin", i)
