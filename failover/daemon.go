@@ -577,23 +577,13 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record
 	if len(hooks) == 0 {
 		return func(Record, SiteView) {}
 	}
-	queue := make(chan RoleChange, 16)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ch := <-queue:
-				for _, h := range hooks {
-					if err := h.Fire(ctx, ch); err != nil {
-						d.log.Error("role-change hook failed", "error", err)
-					}
-				}
+	queue := hookQueue(ctx, wg, func(ch RoleChange) {
+		for _, h := range hooks {
+			if err := h.Fire(ctx, ch); err != nil {
+				d.log.Error("role-change hook failed", "error", err)
 			}
 		}
-	}()
+	})
 	return func(rec Record, peer SiteView) {
 		ch := RoleChange{Site: rec.Site, Role: rec.Role, Epoch: rec.Epoch}
 		switch {
@@ -602,9 +592,7 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record
 		case peer.Exists && peer.Record.Role == RoleActive:
 			ch.Connect = strings.Join(d.cfg.Peer.ZooKeeper.Servers, ",")
 		}
-		select {
-		case queue <- ch:
-		default:
+		if !queue(ch) {
 			d.log.Warn("role-change hooks are behind; dropping a change", "role", rec.Role, "epoch", rec.Epoch)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -166,6 +167,34 @@ func (h *Hooks) run(ctx context.Context, argv []string, env []string, fields ...
 		herr.TimedOut = true
 	}
 	return herr
+}
+
+// hookQueue runs fire for each queued change, one after the other, on a
+// worker that ends with ctx (wg waits for it). The function it returns queues
+// a change without blocking; false means the queue was full and the change
+// was dropped.
+func hookQueue[T any](ctx context.Context, wg *sync.WaitGroup, fire func(T)) func(T) bool {
+	queue := make(chan T, 16)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ch := <-queue:
+				fire(ch)
+			}
+		}
+	}()
+	return func(ch T) bool {
+		select {
+		case queue <- ch:
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // limitedBuffer keeps the first max bytes written and drops the rest.

@@ -51,27 +51,15 @@ func (d *Daemon) startGuardHooks(ctx context.Context, wg *sync.WaitGroup) func(r
 	if len(hooks) == 0 {
 		return nil
 	}
-	queue := make(chan GuardChange, 16)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ch := <-queue:
-				for _, h := range hooks {
-					if err := h.FireGuard(ctx, ch); err != nil {
-						d.log.Error("guard hook failed", "error", err)
-					}
-				}
+	queue := hookQueue(ctx, wg, func(ch GuardChange) {
+		for _, h := range hooks {
+			if err := h.FireGuard(ctx, ch); err != nil {
+				d.log.Error("guard hook failed", "error", err)
 			}
 		}
-	}()
+	})
 	return func(g replicator.GuardState) {
-		select {
-		case queue <- GuardChange{Site: d.cfg.Site, Guard: g}:
-		default:
+		if !queue(GuardChange{Site: d.cfg.Site, Guard: g}) {
 			d.log.Warn("guard hooks are behind; dropping a change", "guard", g.State, "first-seq", g.FirstSeq)
 		}
 	}
