@@ -3,6 +3,7 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -47,9 +48,11 @@ func (e *OpError) Retryable() bool { return retryable(e.Err) }
 // retryable is a failure of the connection or the session, after which the
 // same request may succeed. ErrClosing comes from a session this workload is
 // restarting; the next attempt takes the new one (or ErrClosed, which is not
-// retried).
+// retried). A request whose write to a dying connection failed comes back with
+// that socket error itself.
 func retryable(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
 		errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrSessionMoved) ||
 		errors.Is(err, zk.ErrClosing) ||
 		errors.Is(err, errOwnedByOther)
