@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -88,7 +87,7 @@ func StartCluster(cfg ClusterConfig) (*Cluster, error) {
 
 // StartClusterT is StartCluster for tests: stores live in t.TempDir() and the
 // cluster is shut down in t.Cleanup.
-func StartClusterT(t testing.TB, cfg ClusterConfig) *Cluster {
+func StartClusterT(t TB, cfg ClusterConfig) *Cluster {
 	t.Helper()
 	if cfg.Server.StoreDir == "" {
 		cfg.Server.StoreDir = t.TempDir()

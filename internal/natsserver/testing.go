@@ -6,13 +6,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
+// TB is the part of TB the test helpers use. It is an interface of
+// its own so that the zkdr binary, which starts NATS for `zkdr dev`, does not
+// link the testing package.
+type TB interface {
+	Helper()
+	TempDir() string
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
 // StartT is Start for tests: the store lives in t.TempDir() and the server is
 // shut down in t.Cleanup.
-func StartT(t testing.TB, cfg Config) *Server {
+func StartT(t TB, cfg Config) *Server {
 	t.Helper()
 	if cfg.StoreDir == "" {
 		cfg.StoreDir = t.TempDir()
@@ -28,7 +37,7 @@ func StartT(t testing.TB, cfg Config) *Server {
 // StartPairT starts two sites, west a leaf of east, each with JetStream in its own
 // domain, and returns once each reaches the other's JetStream API over the link.
 // Options, if any, adjust both configs (after Site, LeafPort and LeafRemotes are set).
-func StartPairT(t testing.TB, east, west string, opts ...func(*Config)) (*Server, *Server) {
+func StartPairT(t TB, east, west string, opts ...func(*Config)) (*Server, *Server) {
 	t.Helper()
 	ecfg := Config{Site: east}
 	for _, o := range opts {
@@ -50,7 +59,7 @@ func StartPairT(t testing.TB, east, west string, opts ...func(*Config)) (*Server
 
 // FindInStore reports whether b appears in any file under a JetStream store
 // directory, and how many non-empty files it read.
-func FindInStore(t testing.TB, dir string, b []byte) (found bool, files int) {
+func FindInStore(t TB, dir string, b []byte) (found bool, files int) {
 	t.Helper()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

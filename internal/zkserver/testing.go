@@ -2,14 +2,27 @@ package zkserver
 
 import (
 	"strings"
-	"testing"
 
 	"github.com/hashicorp/go-hclog"
 )
 
+// TB is the part of testing.TB the test helpers use. It is an interface of
+// its own so that the zkdr binary, which starts ZooKeeper for `zkdr dev`, does
+// not link the testing package.
+type TB interface {
+	Helper()
+	TempDir() string
+	Cleanup(func())
+	Failed() bool
+	Log(args ...any)
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // StartT is Start for tests: the cluster lives in t.TempDir(), is closed in
 // t.Cleanup, and when the test fails the end of every server's log goes to t.Log.
-func StartT(t testing.TB, cfg Config) *Cluster {
+func StartT(t TB, cfg Config) *Cluster {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -38,7 +51,7 @@ func StartT(t testing.TB, cfg Config) *Cluster {
 }
 
 // TestWriter is an io.Writer that sends each write to t.Log, for hclog.LoggerOptions.Output.
-type TestWriter struct{ T testing.TB }
+type TestWriter struct{ T TB }
 
 func (w TestWriter) Write(p []byte) (int, error) {
 	w.T.Helper()
