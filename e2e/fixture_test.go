@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -202,7 +203,7 @@ func (p *pair) start(site string) *daemon {
 			select {
 			case <-dm.done:
 			case <-time.After(60 * time.Second):
-				p.t.Errorf("%s daemon did not stop within 60s", site)
+				p.t.Errorf("%s daemon did not stop within 60s; its goroutines:\n%s", site, goroutines())
 			}
 		})
 	}
@@ -496,4 +497,11 @@ func (p *pair) dumpHistory(path string) {
 			}
 		}
 	})
+}
+
+// goroutines is every goroutine's stack, for a test that found something stuck.
+func goroutines() string {
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	return b.String()
 }
