@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/natsserver"
 )
 
@@ -82,7 +83,7 @@ func TestAppendSurvivesServerRestart(t *testing.T) {
 	}()
 	for restart := 1; restart <= 3; restart++ {
 		at := uint64(restart) * 400
-		waitFor(t, 60*time.Second, "appends before the restart", func() bool { return a.LastSeq() >= at })
+		eventually.True(t, 60*time.Second, "appends before the restart", func() bool { return a.LastSeq() >= at })
 		if err := srv.Restart(); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/faultproxy"
 	"github.com/zkdr/zkdr/internal/natsserver"
 )
@@ -64,7 +65,7 @@ func TestMirrorCatchesUpAfterLinkCut(t *testing.T) {
 	}
 
 	appendRange(1, 2000)
-	waitFor(t, 60*time.Second, "mirror to copy the first events", mirrored(a.LastSeq()))
+	eventually.True(t, 60*time.Second, "mirror to copy the first events", mirrored(a.LastSeq()))
 
 	proxy.Cut()
 	appendRange(2001, 5000)
@@ -82,7 +83,7 @@ func TestMirrorCatchesUpAfterLinkCut(t *testing.T) {
 
 	proxy.Heal()
 	linked()
-	waitFor(t, 90*time.Second, "mirror to catch up after the link heals", mirrored(a.LastSeq()))
+	eventually.True(t, 90*time.Second, "mirror to catch up after the link heals", mirrored(a.LastSeq()))
 	ms := readN(t, jsWest, StreamName("east"), 1, 5000)
 	checkExactlyOnce(t, zxids(ms), 5000)
 	if ms[len(ms)-1].Seq != a.LastSeq() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/natsserver"
 )
 
@@ -119,7 +120,7 @@ func TestSnapshotMarkersAndListing(t *testing.T) {
 		}
 	}
 	check(js, "stream")
-	waitFor(t, 30*time.Second, "the mirror to catch up", func() bool {
+	eventually.True(t, 30*time.Second, "the mirror to catch up", func() bool {
 		in, err := Info(ctx, jsWest, StreamName("east"))
 		return err == nil && in.LastSeq == last
 	})

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zkdr/zkdr/internal/eventually"
 )
 
 // echoServer echoes every connection until the test ends.
@@ -90,17 +92,6 @@ func roundTrip(c net.Conn, msg []byte, timeout time.Duration) error {
 	return nil
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestForwards(t *testing.T) {
 	p := newProxy(t, echoServer(t))
 	c := dial(t, p.Addr())
@@ -178,7 +169,7 @@ func TestCutWhilePaused(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Cut()
-	waitFor(t, 10*time.Second, "links to close", func() bool { return p.Conns() == 0 })
+	eventually.True(t, 10*time.Second, "links to close", func() bool { return p.Conns() == 0 })
 	p.Heal()
 	p.Resume()
 	if err := roundTrip(dial(t, p.Addr()), []byte("again"), 10*time.Second); err != nil {
@@ -241,7 +232,7 @@ func TestCloseWaitsForGoroutines(t *testing.T) {
 	}
 	// The proxy's goroutines are gone as soon as Close returns; the echo server's
 	// own handlers end once they see the closed connections.
-	waitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	eventually.True(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 	if _, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
 		t.Fatal("closed proxy still accepts")
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zkdr/zkdr/internal/eventually"
 )
 
 // TestClusterHubWithLeaf is the layout of a production site with a replicated
@@ -64,7 +66,7 @@ func TestClusterHubWithLeaf(t *testing.T) {
 	t.Logf("stopping %s, the stream's leader", east.Server(leader).NATS().Name())
 	east.Stop(leader)
 	publishDedup(ctx, t, ejs, "zkdr.east.ev", 100, 100)
-	waitFor(t, time.Minute, "a new stream leader", func() error {
+	eventually.NoError(t, time.Minute, "a new stream leader", func() error {
 		if l := east.StreamLeader("ZKDR_east"); l < 0 || l == leader {
 			return fmt.Errorf("leader %d", l)
 		}
@@ -83,7 +85,7 @@ func TestClusterHubWithLeaf(t *testing.T) {
 	waitMirror(ctx, t, wjs, "ZKDR_east", 300)
 	// The restarted server holds every message too.
 	rnc := connect(t, east.Server(leader))
-	waitFor(t, time.Minute, "the restarted server to catch up", func() error {
+	eventually.NoError(t, time.Minute, "the restarted server to catch up", func() error {
 		if !east.Server(leader).NATS().JetStreamIsStreamCurrent(server.DEFAULT_GLOBAL_ACCOUNT, "ZKDR_east") {
 			return fmt.Errorf("not current")
 		}
@@ -103,7 +105,7 @@ func publishDedup(ctx context.Context, t *testing.T, js jetstream.JetStream, sub
 	t.Helper()
 	for i := from; i < from+n; i++ {
 		data := fmt.Sprintf("msg-%d", i)
-		waitFor(t, time.Minute, "publish "+data, func() error {
+		eventually.NoError(t, time.Minute, "publish "+data, func() error {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			ack, err := js.Publish(pctx, subj, []byte(data), jetstream.WithMsgID(data))

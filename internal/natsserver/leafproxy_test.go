@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/faultproxy"
 )
 
@@ -53,7 +54,7 @@ func TestMirrorThroughCutLink(t *testing.T) {
 	waitMirror(ctx, t, wjs, "ZKDR_east", 100)
 
 	proxy.Cut()
-	waitFor(t, 30*time.Second, "leafnode down", func() error {
+	eventually.NoError(t, 30*time.Second, "leafnode down", func() error {
 		if east.LeafConnected() || west.LeafConnected() {
 			return fmt.Errorf("still connected")
 		}

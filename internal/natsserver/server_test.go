@@ -10,22 +10,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+	"github.com/zkdr/zkdr/internal/eventually"
+)
 
 func connect(t *testing.T, s *Server) *nats.Conn {
 	t.Helper()
@@ -98,7 +85,7 @@ func TestStartAndRestartKeepsStreamAndPorts(t *testing.T) {
 		t.Fatalf("ports moved: %s %s -> %s %s", url, leaf, s.ClientURL(), s.LeafURL())
 	}
 	// The old connection reconnects to the same port and sees the stream recovered.
-	waitFor(t, 2*time.Minute, "stream after restart", func() error {
+	eventually.NoError(t, 2*time.Minute, "stream after restart", func() error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		st, err := js.Stream(ctx, "S")
@@ -210,7 +197,7 @@ func publishN(ctx context.Context, t *testing.T, js jetstream.JetStream, subj st
 
 func waitMirror(ctx context.Context, t *testing.T, js jetstream.JetStream, name string, last uint64) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "mirror caught up", func() error {
+	eventually.NoError(t, 60*time.Second, "mirror caught up", func() error {
 		st, err := js.Stream(ctx, name)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zklog"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
@@ -55,7 +56,7 @@ func connect(t *testing.T, zks *zkserver.Cluster) *zk.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	waitFor(t, 30*time.Second, "a zookeeper session", func() bool { return conn.State() == zk.StateHasSession })
+	eventually.True(t, 30*time.Second, "a zookeeper session", func() bool { return conn.State() == zk.StateHasSession })
 	return conn
 }
 
@@ -67,19 +68,6 @@ func walk(t *testing.T, conn *zk.Conn, root string, withEphemeral bool) zktree.T
 		t.Fatalf("walk %s: %v", root, err)
 	}
 	return tr
-}
-
-// waitFor polls cond every 50 ms until it holds, or fails the test after
-// timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func testContext(t *testing.T, d time.Duration) context.Context {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/zkdr/zkdr/internal/eventually"
 )
 
 // A topic of 100 partitions is 203 znodes (assignment, partitions, a znode
@@ -110,11 +112,11 @@ func TestBrokerRestartReplacesItsEphemerals(t *testing.T) {
 	if err := w.StopBroker(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "broker 2's registration to go", func() bool { return owner(b2) == 0 })
+	eventually.True(t, 30*time.Second, "broker 2's registration to go", func() bool { return owner(b2) == 0 })
 	if err := w.StartBroker(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "broker 2's registration to come back", func() bool { return owner(b2) != 0 })
+	eventually.True(t, 30*time.Second, "broker 2's registration to come back", func() bool { return owner(b2) != 0 })
 	if again := owner(b2); again == first {
 		t.Fatalf("broker 2 came back under the same session %#x", again)
 	}

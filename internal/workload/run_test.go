@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
 
@@ -149,7 +150,7 @@ func TestRunSameSeedSameHistory(t *testing.T) {
 	// A closed session's ephemerals go when the server has handled its close
 	// (or, if the close was lost, when it expires).
 	var ea, eb int
-	waitFor(t, 30*time.Second, "the same number of ephemerals on both servers", func() bool {
+	eventually.True(t, 30*time.Second, "the same number of ephemerals on both servers", func() bool {
 		ea, eb = a.eph(), b.eph()
 		return ea == eb
 	})
@@ -170,7 +171,7 @@ func TestRunStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	waitFor(t, time.Minute, "50 operations", func() bool { return w.Stats().Ops >= 51 }) // 1 is Populate
+	eventually.True(t, time.Minute, "50 operations", func() bool { return w.Stats().Ops >= 51 }) // 1 is Populate
 	cancel()
 	select {
 	case err := <-done:
@@ -202,7 +203,7 @@ func TestRunRidesOutAServerRestart(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
-	waitFor(t, time.Minute, "operations before the crash", func() bool { return w.Stats().Ops > 50 })
+	eventually.True(t, time.Minute, "operations before the crash", func() bool { return w.Stats().Ops > 50 })
 	if err := zks.Kill(0); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestRunRidesOutAServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := w.Stats().Ops
-	waitFor(t, 2*time.Minute, "operations after the restart", func() bool { return w.Stats().Ops > after+100 })
+	eventually.True(t, 2*time.Minute, "operations after the restart", func() bool { return w.Stats().Ops > after+100 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

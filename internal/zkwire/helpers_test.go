@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
 
@@ -103,7 +104,7 @@ func goZK(t *testing.T, servers []string) *zk.Conn {
 		t.Fatalf("go-zookeeper connect: %v", err)
 	}
 	t.Cleanup(zc.Close)
-	waitFor(t, 60*time.Second, "go-zookeeper session", func() bool {
+	eventually.True(t, 60*time.Second, "go-zookeeper session", func() bool {
 		return zc.State() == zk.StateHasSession
 	})
 	go func() {
@@ -116,18 +117,6 @@ func goZK(t *testing.T, servers []string) *zk.Conn {
 type zkLogger struct{ t testing.TB }
 
 func (l zkLogger) Printf(format string, args ...any) { l.t.Logf("go-zookeeper: "+format, args...) }
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func wait[T any](t testing.TB, call *Call[T]) (T, error) {
 	t.Helper()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
 
@@ -69,11 +70,11 @@ func TestReconnectKeepsSessionAndWatch(t *testing.T) {
 			_, _ = other.Create(fmt.Sprintf("/w/during-%d", i), nil, 0, acl)
 		}
 	}()
-	waitFor(t, 30*time.Second, "notifications before the kill", func() bool { return len(rec.notifications()) > 10 })
+	eventually.True(t, 30*time.Second, "notifications before the kill", func() bool { return len(rec.notifications()) > 10 })
 	if err := zkc.Kill(idx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "reconnect", func() bool {
+	eventually.True(t, 60*time.Second, "reconnect", func() bool {
 		k := rec.kinds()
 		return len(k) >= 3 && k[len(k)-1] == EventConnected
 	})
@@ -115,7 +116,7 @@ func TestReconnectKeepsSessionAndWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 30*time.Second, "notifications after the reconnect", func() bool {
+	eventually.True(t, 30*time.Second, "notifications after the reconnect", func() bool {
 		n := 0
 		for _, ev := range rec.notifications()[mark:] {
 			var i int
@@ -141,7 +142,7 @@ func TestSessionExpiry(t *testing.T) {
 
 	closeSessionAs(t, zkc.Servers()[0], c)
 
-	waitFor(t, 30*time.Second, "expiry and a new session", func() bool {
+	eventually.True(t, 30*time.Second, "expiry and a new session", func() bool {
 		k := rec.kinds()
 		return len(k) >= 2 && k[len(k)-2] == EventExpired && k[len(k)-1] == EventConnected
 	})
@@ -315,7 +316,7 @@ func TestCloseFailsCallsAndLeaksNothing(t *testing.T) {
 	checkNoLeak(t, base)
 	// closeSession ended the session on the server, not just the socket: the
 	// ephemeral goes well before the 10s session timeout would remove it.
-	waitFor(t, 3*time.Second, "ephemeral gone", func() bool {
+	eventually.True(t, 3*time.Second, "ephemeral gone", func() bool {
 		ok, _, err := other.Exists("/c/eph")
 		return err == nil && !ok
 	})
@@ -346,7 +347,7 @@ func TestSessionAfterRestoreFromBackup(t *testing.T) {
 	check(t, os.CopyFS(zkc.DataDir(0), os.DirFS(backup)))
 	check(t, zkc.Restart(0))
 
-	waitFor(t, 60*time.Second, "a new session on the restored server", func() bool {
+	eventually.True(t, 60*time.Second, "a new session on the restored server", func() bool {
 		k := rec.kinds()
 		return len(k) >= 2 && k[len(k)-2] == EventExpired && k[len(k)-1] == EventConnected
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
 
@@ -63,7 +64,7 @@ func TestRecursiveWatchOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 60*time.Second, "1000 notifications", func() bool { return len(rec.notifications()) >= len(want) })
+	eventually.True(t, 60*time.Second, "1000 notifications", func() bool { return len(rec.notifications()) >= len(want) })
 	// The write after the last watched one is outside: a sync round trip makes
 	// sure nothing more is on its way.
 	must(t, c.Sync("/a"))
