@@ -194,10 +194,13 @@ func WriteRecord(ctx context.Context, conn RecordConn, rec Record, version int32
 	if err != nil {
 		return Record{}, -1, fmt.Errorf("encode site record: %w", err)
 	}
-	var stat *zk.Stat
 	// The version check makes the epoch check above safe: if anyone wrote since
-	// our read, the set fails instead of overwriting what we did not see.
-	err = do(ctx, func() (err error) { stat, err = conn.Set(RecordPath, data, version); return err })
+	// our read, the set fails instead of overwriting what we did not see. The
+	// set is waited for even when ctx ends meanwhile: a caller told "canceled"
+	// could not know whether the record changed, and the set's own watch
+	// notification is often what cancels it (go-zookeeper answers every call,
+	// with an error when the connection is lost).
+	stat, err := conn.Set(RecordPath, data, version)
 	switch {
 	case errors.Is(err, zk.ErrBadVersion):
 		return Record{}, -1, fmt.Errorf("%w: version %d is gone", ErrVersionConflict, version)

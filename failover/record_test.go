@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 func TestNextEpoch(t *testing.T) {
@@ -240,3 +242,33 @@ type recordingConn struct {
 }
 
 func (c *recordingConn) Write(p []byte) (int, error) { c.b = append(c.b, p...); return len(p), nil }
+
+// cancelingConn cancels a context when a Set reaches it, then lets the Set
+// through: the record changed, and the watch that would see it has fired.
+type cancelingConn struct {
+	RecordConn
+	cancel context.CancelFunc
+}
+
+func (c cancelingConn) Set(path string, data []byte, version int32) (*zk.Stat, error) {
+	c.cancel()
+	return c.RecordConn.Set(path, data, version)
+}
+
+// TestWriteRecordReportsAWriteThatLandedAsCtxEnded: a rejoin whose last write
+// (standby) is seen by the daemon's record watch, which cancels the rejoin,
+// must still learn that its write landed.
+func TestWriteRecordReportsAWriteThatLandedAsCtxEnded(t *testing.T) {
+	conn := dialZK(t, startZK(t))
+	rec, v, err := EnsureRecord(context.Background(), conn, "east", RoleActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec.Role = RoleStandby
+	got, nv, err := WriteRecord(ctx, cancelingConn{RecordConn: conn, cancel: cancel}, rec, v)
+	if err != nil || got.Role != RoleStandby || nv != v+1 {
+		t.Fatalf("WriteRecord: %+v version %d, %v; want standby at version %d", got, nv, err, v+1)
+	}
+}
