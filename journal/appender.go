@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zkdr/zkdr/internal/ratelog"
 )
 
 // Message headers zkdr sets on every journal message, besides JetStream's own
@@ -194,19 +196,20 @@ type Appender struct {
 	readAppended Histogram
 
 	// Owned by the loop goroutine.
-	batch      []byte // batch frame under construction (after the count)
-	batchN     int
-	batchHash  uint64
-	nextSeq    uint64 // sequence the next cut message will land at
-	prevID     string // Nats-Msg-Id of the message just before nextSeq
-	cut        uint64 // messages cut
-	acked      uint64 // messages acknowledged
-	outbox     []*outMsg
-	inflight   []*outMsg
-	waiters    []flushWaiter
-	lingerT    *time.Timer
-	lingerOn   bool
-	lastLogged time.Time
+	batch     []byte // batch frame under construction (after the count)
+	batchN    int
+	batchHash uint64
+	nextSeq   uint64 // sequence the next cut message will land at
+	prevID    string // Nats-Msg-Id of the message just before nextSeq
+	cut       uint64 // messages cut
+	acked     uint64 // messages acknowledged
+	outbox    []*outMsg
+	inflight  []*outMsg
+	waiters   []flushWaiter
+	lingerT   *time.Timer
+	lingerOn  bool
+	// warn is log rate-limited, for what an outage repeats on every retry.
+	warn *ratelog.Logger
 	// markerSubject is where snapshot markers go (SnapshotSubject, or Subject
 	// on a stream without it); fixed at Open.
 	markerSubject string
@@ -223,10 +226,12 @@ func NewAppender(js jetstream.JetStream, cfg AppenderConfig) (*Appender, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	log := cfg.Logger.Named("appender").With("stream", cfg.Stream, "writer", cfg.WriterID, "epoch", cfg.Epoch)
 	return &Appender{
 		js:   js,
 		cfg:  cfg,
-		log:  cfg.Logger.Named("appender").With("stream", cfg.Stream, "writer", cfg.WriterID, "epoch", cfg.Epoch),
+		log:  log,
+		warn: ratelog.Limited(log),
 		in:   make(chan item, 256),
 		done: make(chan struct{}),
 	}, nil
@@ -716,7 +721,7 @@ func (a *Appender) recover(ctx context.Context, cause error) error {
 	doubt := append(a.inflight, a.outbox...)
 	a.inflight, a.outbox = nil, nil
 	last := a.lastSeq.Load()
-	a.logLimited("append failed, re-reading the stream tail", "error", cause, "journal-seq", last, "in-doubt", len(doubt))
+	a.warn.Warn("append failed, re-reading the stream tail", "error", cause, "journal-seq", last, "in-doubt", len(doubt))
 
 	var landed int
 	op := func() error {
@@ -757,7 +762,7 @@ func (a *Appender) recover(ctx context.Context, cause error) error {
 	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
 		backoff.WithMaxInterval(a.cfg.RetryMaxInterval), backoff.WithMaxElapsedTime(0))
 	err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
-		a.logLimited("stream tail unavailable, retrying", "error", err, "backoff", d)
+		a.warn.Warn("stream tail unavailable, retrying", "error", err, "backoff", d)
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -778,15 +783,4 @@ func (a *Appender) recover(ctx context.Context, cause error) error {
 	a.outbox = doubt[landed:]
 	a.log.Debug("appender resumed", "journal-seq", a.lastSeq.Load(), "landed", landed, "resend", len(a.outbox))
 	return nil
-}
-
-// logLimited logs a warning at most every few seconds, so an outage does not
-// flood the log.
-func (a *Appender) logLimited(msg string, args ...any) {
-	if time.Since(a.lastLogged) < 5*time.Second {
-		a.log.Debug(msg, args...)
-		return
-	}
-	a.lastLogged = time.Now()
-	a.log.Warn(msg, args...)
 }

@@ -57,6 +57,17 @@ type entry struct {
 	stop     func() bool // the pending summary, nil when none
 }
 
+// Limited is how a component that repeats itself in a retry loop takes its
+// logger: inner itself when it is already rate-limited (the process logger of
+// `zkdr run` is), so a line is never counted twice, otherwise inner wrapped with
+// the default window.
+func Limited(inner hclog.Logger) *Logger {
+	if l, ok := inner.(*Logger); ok {
+		return l
+	}
+	return New(inner, DefaultConfig())
+}
+
 // New wraps inner. It starts nothing: a summary is written by a timer armed
 // at the first repeat of a window.
 func New(inner hclog.Logger, cfg Config) *Logger {

@@ -153,3 +153,14 @@ func TestJSONAndFlush(t *testing.T) {
 		t.Fatalf("after flush: %q", got)
 	}
 }
+
+func TestLimitedDoesNotWrapTwice(t *testing.T) {
+	inner := hclog.NewNullLogger()
+	l := Limited(inner)
+	if l.Logger != inner {
+		t.Fatalf("Limited of a plain logger does not wrap it")
+	}
+	if again := Limited(l); again != l {
+		t.Fatalf("Limited of a rate-limited logger wrapped it again")
+	}
+}

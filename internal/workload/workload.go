@@ -65,7 +65,7 @@ func New(cfg Config) (*Workload, error) {
 	}
 	log := cfg.Logger
 	w := &Workload{
-		cfg: cfg, log: log, warn: ratelog.New(log, ratelog.DefaultConfig()),
+		cfg: cfg, log: log, warn: ratelog.Limited(log),
 		open: zk.WorldACL(zk.PermAll), gen: rand.New(rand.NewPCG(cfg.Seed, 2)),
 		lockPaths: map[string]string{}, lockOwners: map[string]int{},
 	}

@@ -113,7 +113,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	c := &Conn{
 		cfg:     cfg,
 		log:     logger,
-		rlog:    ratelog.New(logger, ratelog.DefaultConfig()),
+		rlog:    ratelog.Limited(logger),
 		done:    make(chan struct{}),
 		qsignal: make(chan struct{}, 1),
 		pending: make(map[int32]pendingCall),
