@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // Role is the role a site starts in before its ensemble holds a site record.
@@ -27,13 +29,6 @@ const (
 	// EphemeralPersistent replicates ephemeral nodes as persistent ones, for
 	// the rare tree whose ephemeral data must survive a failover.
 	EphemeralPersistent EphemeralMode = "persistent"
-)
-
-// Paths that are never replicated, whatever the config says: ZooKeeper's own
-// subtree and zkdr's per-site subtree (site record, heartbeat, checkpoint).
-const (
-	ZooKeeperPath = "/zookeeper"
-	ZkdrPath      = "/zkdr"
 )
 
 // Config is one site's zkdr configuration. The same schema serves both sites of
@@ -311,7 +306,7 @@ func Default() *Config {
 		},
 		Replication: Replication{
 			Include:   []string{"/"},
-			Exclude:   []string{ZooKeeperPath, ZkdrPath},
+			Exclude:   zkpath.AlwaysExcluded(),
 			Ephemeral: EphemeralSkip,
 		},
 		Source: Source{
@@ -356,7 +351,7 @@ func (c *Config) complete() {
 	if c.Peer.ZooKeeper.SessionTimeout == 0 {
 		c.Peer.ZooKeeper.SessionTimeout = c.ZooKeeper.SessionTimeout
 	}
-	for _, p := range []string{ZooKeeperPath, ZkdrPath} {
+	for _, p := range zkpath.AlwaysExcluded() {
 		if !slices.Contains(c.Replication.Exclude, p) {
 			c.Replication.Exclude = append(c.Replication.Exclude, p)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
@@ -75,7 +76,7 @@ func applyJournal(t *testing.T, p *pair, last, restartEvery uint64) []string {
 		cfg := replicator.DefaultApplierConfig()
 		cfg.Site, cfg.Stream = "replay", stream
 		cfg.Servers, cfg.Auth = zkc.Servers(), superAuth
-		cfg.Scope = replicator.Scope{Include: def.Replication.Include, Exclude: def.Replication.Exclude}
+		cfg.Scope = zkpath.Scope{Include: def.Replication.Include, Exclude: def.Replication.Exclude}
 		cfg.Logger = p.logger.Named(fmt.Sprintf("history-applier-%d", runs))
 		if restartEvery > 0 {
 			cfg.MaxBatchOps, cfg.FetchMax = 50, 4

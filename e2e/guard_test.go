@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
 	"github.com/zkdr/zkdr/internal/workload"
 	"github.com/zkdr/zkdr/replicator"
 )

@@ -13,13 +13,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/time/rate"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/replicator"
 )
 
 // AntiEntropyPath holds, in the standby's own /zkdr subtree (never
 // replicated), the standby daemon's last anti-entropy pass as JSON
 // (AntiEntropyStatus); `zkdr status` reads it there.
-const AntiEntropyPath = "/zkdr/anti-entropy"
+const AntiEntropyPath = zkpath.AntiEntropy
 
 // AntiEntropyConfig configures an AntiEntropy.
 type AntiEntropyConfig struct {
@@ -35,8 +36,8 @@ type AntiEntropyConfig struct {
 	// are left out and counted as unreadable. Never logged.
 	Active, Standby replicator.ZKConfig
 	// Scope and Mapping are the replication's, in source paths.
-	Scope   replicator.Scope
-	Mapping []replicator.PathMap
+	Scope   zkpath.Scope
+	Mapping []zkpath.PathMap
 	// Watermark, if set, returns the watermark zxid of the applier running in
 	// this process; a pass waits on it before it reads the checkpoint, which
 	// spares the standby reads while the applier catches up.
@@ -183,7 +184,7 @@ type AntiEntropyStatus struct {
 type AntiEntropy struct {
 	cfg AntiEntropyConfig
 	log hclog.Logger
-	m   aeMapper
+	m   zkpath.Mapper
 
 	mu sync.Mutex // guards st
 	st AntiEntropyStatus
@@ -205,7 +206,7 @@ func NewAntiEntropy(cfg AntiEntropyConfig) (*AntiEntropy, error) {
 	}
 	return &AntiEntropy{
 		cfg: cfg, log: cfg.Logger,
-		m:  aeMapper{scope: cfg.Scope, maps: cfg.Mapping},
+		m:  zkpath.Mapper{Scope: cfg.Scope, Maps: cfg.Mapping},
 		st: AntiEntropyStatus{Site: cfg.Site},
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
 	"github.com/zkdr/zkdr/internal/zklog"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )

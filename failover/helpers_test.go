@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+
 	"github.com/zkdr/zkdr/internal/zklog"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )

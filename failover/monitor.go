@@ -10,8 +10,9 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
-	"github.com/zkdr/zkdr/internal/zklog"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zklog"
 )
 
 // Site names one site and the client addresses of its ZooKeeper servers.

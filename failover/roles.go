@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -201,28 +202,10 @@ func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 
 // scopeOf is the replicated scope of a config, in source paths; the source and
 // the applier use the same one.
-func scopeOf(c *configs.Config) replicator.Scope {
-	s := replicator.Scope{Include: c.Replication.Include, Exclude: c.Replication.Exclude}
-	if c.Replication.Ephemeral == configs.EphemeralPersistent {
-		s.Ephemeral = []replicator.EphemeralRule{{Prefix: "/", Policy: replicator.EphemeralPersistent}}
-	}
-	for _, m := range c.Replication.Modes {
-		rule := replicator.ModeRule{Pattern: m.Pattern, Mode: journal.ModeContainer}
-		if m.Kind == configs.KindTTL {
-			rule.Mode, rule.TTL = journal.ModeTTL, m.TTL
-		}
-		s.Modes = append(s.Modes, rule)
-	}
-	return s
-}
+func scopeOf(c *configs.Config) zkpath.Scope { return c.Replication.Scope() }
 
 // mappingOf is the config's optional source-to-standby prefix mapping.
-func mappingOf(c *configs.Config) []replicator.PathMap {
-	if m := c.Replication.Mapping; m != nil {
-		return []replicator.PathMap{{From: m.From, To: m.To}}
-	}
-	return nil
-}
+func mappingOf(c *configs.Config) []zkpath.PathMap { return c.Replication.Mapper().Maps }
 
 func writerID(c *configs.Config) string {
 	host, _ := os.Hostname()

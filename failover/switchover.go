@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
@@ -335,7 +336,7 @@ type Comparison struct {
 // the standby's applied watermark (a zxid of the active ensemble), read after
 // the walks.
 func CompareTrees(ctx context.Context, active, standby *zk.Conn, watermark func() int64) (Comparison, error) {
-	opts := zktree.Options{Skip: []string{"/zookeeper", "/zkdr"}}
+	opts := zktree.Options{Skip: zkpath.AlwaysExcluded()}
 	a, err := zktree.Walk(ctx, active, "/", opts)
 	if err != nil {
 		return Comparison{}, fmt.Errorf("walk the active site: %w", err)

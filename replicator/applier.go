@@ -10,8 +10,10 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
-	"github.com/zkdr/zkdr/journal"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/journal"
 )
 
 // ApplierStats is a snapshot of what the applier has done.
@@ -46,7 +48,7 @@ type ApplierStats struct {
 type Applier struct {
 	cfg ApplierConfig
 	log hclog.Logger
-	m   pathMapper
+	m   zkpath.Mapper
 
 	mu           sync.Mutex // guards stats and requestedFor
 	stats        ApplierStats
@@ -66,7 +68,7 @@ func NewApplier(cfg ApplierConfig) (*Applier, error) {
 	return &Applier{
 		cfg:   cfg,
 		log:   cfg.Logger.Named("applier").With("stream", cfg.Stream),
-		m:     pathMapper{scope: cfg.Scope, maps: cfg.Mapping},
+		m:     zkpath.Mapper{Scope: cfg.Scope, Maps: cfg.Mapping},
 		stats: ApplierStats{Stream: cfg.Stream},
 	}, nil
 }
@@ -154,7 +156,7 @@ type run struct {
 	a         *Applier
 	conn      *zk.Conn
 	reads     *readPool // conn and the bulk read sessions
-	owner     int32     // the fencing token this run claimed (OwnerPath's version)
+	owner     int32     // the fencing token this run claimed (zkpath.Owner's version)
 	tree      *standbyTree
 	pl        *planner
 	committed Checkpoint // what /zkdr/applied holds, with its version
@@ -360,9 +362,9 @@ func (r *run) enterResync(ctx context.Context, missing uint64, cause error) erro
 	// An open snapshot cannot end well: its mentions after the gap are lost,
 	// and its end would delete nodes it did mention.
 	next.Snapshot = nil
-	st, err := r.conn.Set(CheckpointPath, next.encode(), r.committed.Version)
+	st, err := r.conn.Set(zkpath.Checkpoint, next.encode(), r.committed.Version)
 	if errors.Is(err, zk.ErrBadVersion) {
-		return backoff.Permanent(fmt.Errorf("%w: %s moved while recording a retention gap", ErrApplierFenced, CheckpointPath))
+		return backoff.Permanent(fmt.Errorf("%w: %s moved while recording a retention gap", ErrApplierFenced, zkpath.Checkpoint))
 	}
 	if err != nil {
 		return fmt.Errorf("record retention gap in checkpoint: %w", err)
@@ -759,7 +761,7 @@ func opPath(op any) string {
 // r.released once the Multi is applied.
 func (r *run) finalOps(ops []any, cp Checkpoint) []any {
 	if r.released != nil {
-		ops = append(ops, &zk.DeleteRequest{Path: GuardPath, Version: *r.released})
+		ops = append(ops, &zk.DeleteRequest{Path: zkpath.Guard, Version: *r.released})
 	}
 	cp.Version = r.committed.Version
 	return r.sealOps(ops, cp)
@@ -769,7 +771,7 @@ func (r *run) finalOps(ops []any, cp Checkpoint) []any {
 // run still owns the standby, then the checkpoint write from cp.Version. The
 // checkpoint write stays last (its answer carries the new version).
 func (r *run) sealOps(ops []any, cp Checkpoint) []any {
-	return append(ops[:len(ops):len(ops)], &zk.CheckVersionRequest{Path: OwnerPath, Version: r.owner}, checkpointOp(cp))
+	return append(ops[:len(ops):len(ops)], &zk.CheckVersionRequest{Path: zkpath.Owner, Version: r.owner}, checkpointOp(cp))
 }
 
 // commitBatch applies a batch in one Multi that ends with the checkpoint; msgs
@@ -846,7 +848,7 @@ type multiResult struct {
 // (v, v+1, ...). If one is refused, every later one fails its version check
 // too (another applier writing the checkpoint meanwhile could make a later one
 // match, which is why every Multi also checks the owner's token, see
-// OwnerPath), so the applied Multis are always a prefix of those sent: the applier
+// zkpath.Owner), so the applied Multis are always a prefix of those sent: the applier
 // takes back the plans of the rest and plans their messages again from the
 // last checkpoint applied (see abort). The tree the planner works on already
 // holds the changes of the Multis in flight, which is what the standby will
@@ -1107,14 +1109,14 @@ func (r *run) publish(events, batches int) {
 // messages are planned again from the checkpoint. After repeated refusals the
 // next message is applied op by op.
 func (r *run) recover(ctx context.Context, refused *refusedError) error {
-	_, ost, err := r.conn.Get(OwnerPath)
+	_, ost, err := r.conn.Get(zkpath.Owner)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", OwnerPath, err)
+		return fmt.Errorf("read %s: %w", zkpath.Owner, err)
 	}
 	if ost.Version != r.owner {
 		r.a.log.Error("another applier claimed the standby; stopping", "journal-seq", r.committed.Seq)
 		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d, this applier claimed version %d",
-			ErrApplierFenced, OwnerPath, ost.Version, r.owner))
+			ErrApplierFenced, zkpath.Owner, ost.Version, r.owner))
 	}
 	cp, err := ReadCheckpoint(ctx, r.conn)
 	if err != nil {
@@ -1123,7 +1125,7 @@ func (r *run) recover(ctx context.Context, refused *refusedError) error {
 	if cp.Version != r.committed.Version {
 		r.a.log.Error("checkpoint moved under the applier: another applier took over; stopping", "journal-seq", cp.Seq)
 		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d (sequence %d), expected version %d",
-			ErrApplierFenced, CheckpointPath, cp.Version, cp.Seq, r.committed.Version))
+			ErrApplierFenced, zkpath.Checkpoint, cp.Version, cp.Seq, r.committed.Version))
 	}
 	if refused.outOfOrder {
 		// The tree is right (abort took the plans back to the checkpoint):

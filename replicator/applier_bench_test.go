@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -105,7 +106,7 @@ func BenchmarkApplierBacklog(b *testing.B) {
 // flight, so it bounds the apply rate from above.
 func BenchmarkApplyBatcher(b *testing.B) {
 	const nodes, perMsg = 1000, 10
-	var m pathMapper
+	var m zkpath.Mapper
 	tree := newStandbyTree(m)
 	tree.add("/", &tnode{})
 	tree.add("/bench", &tnode{mode: journal.ModePersistent})

@@ -3,11 +3,11 @@ package replicator
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -29,14 +29,6 @@ type boundedReader interface {
 }
 
 var _ boundedReader = (*journal.Reader)(nil)
-
-// PathMap moves the source subtree From to the destination subtree To on the
-// standby (source chroot -> destination chroot). The longest matching From wins;
-// paths under no From keep their name.
-type PathMap struct {
-	From string
-	To   string
-}
 
 // ApplierConfig configures an Applier.
 type ApplierConfig struct {
@@ -85,9 +77,9 @@ type ApplierConfig struct {
 	OnGuard func(GuardState)
 	// Scope is the replicated part of the tree, in source paths (the same scope the
 	// source uses). A snapshot-end deletes unmentioned standby nodes only inside it.
-	Scope Scope
+	Scope zkpath.Scope
 	// Mapping optionally moves source prefixes to other destination prefixes.
-	Mapping []PathMap
+	Mapping []zkpath.PathMap
 	// MinEpoch is the epoch the active site publishes at as this standby starts
 	// following it. Events of an older epoch are the tail of a deposed primary:
 	// published before a promotion but never mirrored, they were lost by that
@@ -101,7 +93,7 @@ type ApplierConfig struct {
 	// own session only.
 	BulkSessions int
 	// StageReportInterval is how often the applier writes its stage latencies
-	// to StagesPath on the standby, for zkdr status; 0 writes none.
+	// to zkpath.Stages on the standby, for zkdr status; 0 writes none.
 	StageReportInterval time.Duration
 	Logger              hclog.Logger
 }
@@ -199,102 +191,8 @@ func (c ApplierConfig) Validate() error {
 	if c.StageReportInterval < 0 {
 		return fmt.Errorf("%w: stage report interval must not be negative", ErrInvalidConfig)
 	}
-	if err := c.Scope.Validate(); err != nil {
-		return err
-	}
-	for _, m := range c.Mapping {
-		for _, p := range []string{m.From, m.To} {
-			if p == "" || p[0] != '/' || path.Clean(p) != p {
-				return fmt.Errorf("%w: mapping prefix %q is not an absolute clean path", ErrInvalidConfig, p)
-			}
-		}
-		for _, e := range alwaysExcluded {
-			if under(m.To, e) || under(e, m.To) && m.To != "/" {
-				return fmt.Errorf("%w: mapping target %q overlaps %s", ErrInvalidConfig, m.To, e)
-			}
-		}
+	if err := (zkpath.Mapper{Scope: c.Scope, Maps: c.Mapping}).Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
-}
-
-// pathMapper turns source paths into destination paths and back.
-type pathMapper struct {
-	scope Scope
-	maps  []PathMap
-}
-
-// toDest maps a source path; ok is false when the path is out of scope or would
-// land in /zookeeper or /zkdr on the standby.
-func (m pathMapper) toDest(src string) (dst string, ok bool) {
-	if !m.scope.Contains(src) {
-		return "", false
-	}
-	dst = src
-	best := -1
-	for _, pm := range m.maps {
-		if under(src, pm.From) && len(pm.From) > best {
-			best = len(pm.From)
-			rest := strings.TrimPrefix(src, pm.From)
-			if pm.From == "/" {
-				rest = src
-			}
-			dst = path.Join(pm.To, rest)
-		}
-	}
-	for _, e := range alwaysExcluded {
-		if under(dst, e) {
-			return "", false
-		}
-	}
-	return dst, true
-}
-
-// toSource is the inverse of toDest for a standby path.
-func (m pathMapper) toSource(dst string) (string, bool) {
-	src := dst
-	best := -1
-	for _, pm := range m.maps {
-		if under(dst, pm.To) && len(pm.To) > best {
-			best = len(pm.To)
-			rest := strings.TrimPrefix(dst, pm.To)
-			if pm.To == "/" {
-				rest = dst
-			}
-			src = path.Join(pm.From, rest)
-		}
-	}
-	back, ok := m.toDest(src)
-	return src, ok && back == dst
-}
-
-// inScope reports whether a standby path is a replicated node (the applier
-// creates, updates and deletes it).
-func (m pathMapper) inScope(dst string) bool {
-	_, ok := m.toSource(dst)
-	return ok
-}
-
-// roots are the destination tops of the replicated subtrees.
-func (m pathMapper) roots() []string {
-	var out []string
-	for _, r := range m.scope.Roots() {
-		if d, ok := m.toDest(r); ok {
-			out = append(out, d)
-		}
-	}
-	for _, pm := range m.maps {
-		// A mapping target below a root is reached by the walk of that root.
-		if m.inScope(pm.To) && !contains(out, pm.To) {
-			nested := false
-			for _, r := range out {
-				if under(pm.To, r) {
-					nested = true
-				}
-			}
-			if !nested {
-				out = append(out, pm.To)
-			}
-		}
-	}
-	return out
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // applyOpByOp is the last resort after the standby refused a message's Multi
@@ -62,7 +64,7 @@ func (r *run) applyOne(op any) error {
 	case *zk.CreateRequest:
 		_, err := c.Create(o.Path, o.Data, o.Flags, o.Acl)
 		if errors.Is(err, zk.ErrNoNode) {
-			if err = r.createParents(parentPath(o.Path)); err == nil {
+			if err = r.createParents(zkpath.Parent(o.Path)); err == nil {
 				_, err = c.Create(o.Path, o.Data, o.Flags, o.Acl)
 			}
 		}
@@ -80,7 +82,7 @@ func (r *run) applyOne(op any) error {
 	case *zk.SetDataRequest:
 		_, err := c.Set(o.Path, o.Data, o.Version)
 		if errors.Is(err, zk.ErrNoNode) {
-			if err = r.createParents(parentPath(o.Path)); err == nil {
+			if err = r.createParents(zkpath.Parent(o.Path)); err == nil {
 				_, err = c.Create(o.Path, o.Data, 0, worldACL)
 			}
 		}
@@ -105,7 +107,7 @@ func (r *run) createParents(p string) error {
 	if err != nil || ok {
 		return err
 	}
-	if err := r.createParents(parentPath(p)); err != nil {
+	if err := r.createParents(zkpath.Parent(p)); err != nil {
 		return err
 	}
 	if _, err := r.conn.Create(p, nil, 0, worldACL); err != nil && !errors.Is(err, zk.ErrNodeExists) {
@@ -129,7 +131,7 @@ func (r *run) deleteTree(p string) error {
 			return err
 		}
 		for _, k := range kids {
-			if err := r.deleteTree(childPath(p, k)); err != nil {
+			if err := r.deleteTree(zkpath.Child(p, k)); err != nil {
 				return err
 			}
 		}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/zkdr/zkdr/journal"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/journal"
 )
 
 // tnode is what the applier knows of one standby znode: never its data.
@@ -36,7 +39,7 @@ type standbyTree struct {
 	// durable counts the replicated nodes whose names are not sequence-shaped:
 	// what the delete guard weighs (see guard_rule.go).
 	durable int
-	m       pathMapper
+	m       zkpath.Mapper
 	// rootParent is set when top-level nodes are replicated, so "/" is a
 	// replicated parent whose counter is carried.
 	rootParent bool
@@ -79,7 +82,7 @@ func (t *standbyTree) setACL(n *tnode, sum uint64) {
 	t.undo = append(t.undo, func() { n.aclSum = old })
 }
 
-func newStandbyTree(m pathMapper) *standbyTree {
+func newStandbyTree(m zkpath.Mapper) *standbyTree {
 	return &standbyTree{nodes: map[string]*tnode{}, m: m}
 }
 
@@ -93,7 +96,7 @@ func (t *standbyTree) add(p string, n *tnode) {
 		t.undo = append(t.undo, func() { t.nodes[p] = old })
 		return
 	}
-	n.inScope = p != "/" && t.m.inScope(p)
+	n.inScope = p != "/" && t.m.InScope(p)
 	t.nodes[p] = n
 	weighed := n.inScope && !sequenceShaped(baseName(p))
 	if n.inScope {
@@ -102,7 +105,7 @@ func (t *standbyTree) add(p string, n *tnode) {
 	if weighed {
 		t.durable++
 	}
-	parent := t.nodes[parentPath(p)]
+	parent := t.nodes[zkpath.Parent(p)]
 	name := baseName(p)
 	if parent != nil && p != "/" {
 		if parent.kids == nil {
@@ -140,7 +143,7 @@ func (t *standbyTree) subtree(p string) []string {
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			walk(childPath(q, k))
+			walk(zkpath.Child(q, k))
 		}
 		out = append(out, q)
 	}
@@ -164,7 +167,7 @@ func (t *standbyTree) remove(p string) (removed, weighed int) {
 		gone[q] = t.nodes[q]
 		delete(t.nodes, q)
 	}
-	parent := t.nodes[parentPath(p)]
+	parent := t.nodes[zkpath.Parent(p)]
 	if parent != nil && p != "/" {
 		delete(parent.kids, baseName(p))
 	}
@@ -243,14 +246,14 @@ func (t *standbyTree) load(ctx context.Context, rp *readPool, concurrency int) e
 	t.nodes = map[string]*tnode{}
 	t.count, t.durable = 0, 0
 	t.undo = nil
-	roots := t.m.roots()
-	t.rootParent = contains(roots, "/")
+	roots := t.m.Roots()
+	t.rootParent = slices.Contains(roots, "/")
 	var level []string
 	seen := map[string]bool{}
 	for _, r := range roots {
 		// Ancestors first, top down, so add finds each parent.
 		var chain []string
-		for q := r; ; q = parentPath(q) {
+		for q := r; ; q = zkpath.Parent(q) {
 			chain = append([]string{q}, chain...)
 			if q == "/" {
 				break
@@ -305,13 +308,13 @@ func (t *standbyTree) load(ctx context.Context, rp *readPool, concurrency int) e
 		var next []string
 		for i, p := range level {
 			r := results[i]
-			if r.st == nil || (p != "/" && t.nodes[parentPath(p)] == nil) {
+			if r.st == nil || (p != "/" && t.nodes[zkpath.Parent(p)] == nil) {
 				continue
 			}
 			t.add(p, nodeFromStat(r.st))
 			for _, k := range r.kids {
-				c := childPath(p, k)
-				if t.m.inScope(c) || isAncestorOfRoot(c, roots) {
+				c := zkpath.Child(p, k)
+				if t.m.InScope(c) || isAncestorOfRoot(c, roots) {
 					next = append(next, c)
 				}
 			}
@@ -324,7 +327,7 @@ func (t *standbyTree) load(ctx context.Context, rp *readPool, concurrency int) e
 
 func isAncestorOfRoot(p string, roots []string) bool {
 	for _, r := range roots {
-		if under(r, p) {
+		if zkpath.Under(r, p) {
 			return true
 		}
 	}

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/zkdr/zkdr/journal"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/journal"
 )
 
 // step is one part of a message's plan: Multi ops, or one change ZooKeeper
@@ -81,7 +83,7 @@ type snapState struct {
 // applied; the applier commits or takes the plan back.
 type planner struct {
 	tree *standbyTree
-	m    pathMapper
+	m    zkpath.Mapper
 	conn *zk.Conn
 	// reads is where prefetchACLs reads: conn and the bulk sessions.
 	reads *readPool
@@ -200,7 +202,7 @@ func (pl *planner) event(mp *msgPlan, ev *journal.Event, mentionOnly bool) error
 		mp.events++
 		return pl.snapshotEnd(mp, ev)
 	}
-	dst, ok := pl.m.toDest(ev.Path)
+	dst, ok := pl.m.Dest(ev.Path)
 	if !ok {
 		return nil // out of scope: the source filters too; never touch /zookeeper or /zkdr
 	}
@@ -255,7 +257,7 @@ func (pl *planner) ensure(mp *msgPlan, dst string, ev *journal.Event) error {
 		n = nil
 	}
 	if n == nil {
-		pl.ensureParents(mp, parentPath(dst))
+		pl.ensureParents(mp, zkpath.Parent(dst))
 		pl.create(mp, dst, ev.Data, ev.ACL, mode, ev.TTL)
 		return nil
 	}
@@ -272,7 +274,7 @@ func (pl *planner) ensureParents(mp *msgPlan, p string) {
 	if p == "/" || pl.tree.get(p) != nil {
 		return
 	}
-	pl.ensureParents(mp, parentPath(p))
+	pl.ensureParents(mp, zkpath.Parent(p))
 	pl.create(mp, p, nil, nil, journal.ModePersistent, 0)
 }
 
@@ -296,7 +298,7 @@ func (pl *planner) create(mp *msgPlan, p string, data []byte, acl []zk.ACL, mode
 		mp.emit(&zk.CreateRequest{Path: p, Data: data, Acl: acl}, opSize(p, data, acl))
 	}
 	pl.tree.add(p, &tnode{mode: mode, aclSum: aclSum(acl)})
-	if parent := pl.tree.get(parentPath(p)); parent != nil && p != "/" {
+	if parent := pl.tree.get(zkpath.Parent(p)); parent != nil && p != "/" {
 		pl.tree.setCounter(parent, parent.counter+1)
 	}
 }
@@ -355,7 +357,7 @@ func (pl *planner) prefetchACLs(ctx context.Context, msgs []journal.Message, aft
 			if len(ev.ACL) == 0 {
 				continue
 			}
-			dst, ok := pl.m.toDest(ev.Path)
+			dst, ok := pl.m.Dest(ev.Path)
 			if !ok {
 				continue
 			}
@@ -470,7 +472,7 @@ func (pl *planner) snapshotEnd(mp *msgPlan, ev *journal.Event) error {
 	pl.cp.Resync = nil
 	keep := map[string]struct{}{}
 	for p := range snap.mentioned {
-		for q := p; ; q = parentPath(q) {
+		for q := p; ; q = zkpath.Parent(q) {
 			if _, ok := keep[q]; ok {
 				break
 			}
@@ -485,7 +487,7 @@ func (pl *planner) snapshotEnd(mp *msgPlan, ev *journal.Event) error {
 		if _, ok := keep[p]; ok {
 			continue
 		}
-		if _, ok := keep[parentPath(p)]; ok || pl.tree.get(parentPath(p)) == nil || !pl.tree.get(parentPath(p)).inScope {
+		if _, ok := keep[zkpath.Parent(p)]; ok || pl.tree.get(zkpath.Parent(p)) == nil || !pl.tree.get(zkpath.Parent(p)).inScope {
 			doomed = append(doomed, p) // the top of an unmentioned subtree
 		}
 	}

@@ -8,33 +8,22 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-)
 
-// Paths of the applier's own state in the standby's /zkdr subtree.
-const (
-	zkdrRoot       = "/zkdr"
-	CheckpointPath = "/zkdr/applied"
-	GuardPath      = "/zkdr/guard"
-	// OwnerPath's version is the fencing token of the applier that claimed the
-	// standby last: every applier run sets it once at start, and every
-	// checkpointed Multi checks it, so the Multis of an applier that another
-	// one has since claimed the standby from all fail, whatever checkpoint
-	// version they expect.
-	OwnerPath = "/zkdr/owner"
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // claimOwner makes the caller the applier that owns the standby and returns
-// the fencing token (OwnerPath's version) its Multis must check.
+// the fencing token (zkpath.Owner's version) its Multis must check.
 func claimOwner(conn *zk.Conn) (int32, error) {
 	for {
-		st, err := conn.Set(OwnerPath, nil, -1)
+		st, err := conn.Set(zkpath.Owner, nil, -1)
 		if err == nil {
 			return st.Version, nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
-			return 0, fmt.Errorf("claim %s: %w", OwnerPath, err)
+			return 0, fmt.Errorf("claim %s: %w", zkpath.Owner, err)
 		}
-		for _, p := range []string{zkdrRoot, OwnerPath} {
+		for _, p := range []string{zkpath.Root, zkpath.Owner} {
 			if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				return 0, fmt.Errorf("create %s: %w", p, err)
 			}
@@ -162,16 +151,16 @@ func ReadCheckpoint(ctx context.Context, conn *zk.Conn) (Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return Checkpoint{}, err
 	}
-	data, st, err := conn.Get(CheckpointPath)
+	data, st, err := conn.Get(zkpath.Checkpoint)
 	if errors.Is(err, zk.ErrNoNode) {
-		return Checkpoint{}, fmt.Errorf("%w: %s does not exist", ErrNoCheckpoint, CheckpointPath)
+		return Checkpoint{}, fmt.Errorf("%w: %s does not exist", ErrNoCheckpoint, zkpath.Checkpoint)
 	}
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("read checkpoint: %w", err)
 	}
 	var cp Checkpoint
 	if err := json.Unmarshal(data, &cp); err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: %s: %w", ErrBadCheckpoint, CheckpointPath, err)
+		return Checkpoint{}, fmt.Errorf("%w: %s: %w", ErrBadCheckpoint, zkpath.Checkpoint, err)
 	}
 	cp.Version = st.Version
 	return cp, nil
@@ -185,20 +174,20 @@ func loadCheckpoint(ctx context.Context, conn *zk.Conn, stream string) (Checkpoi
 		cp, err := ReadCheckpoint(ctx, conn)
 		if err == nil {
 			if cp.Stream != stream {
-				return Checkpoint{}, fmt.Errorf("%w: %s belongs to stream %q, not %q", ErrBadCheckpoint, CheckpointPath, cp.Stream, stream)
+				return Checkpoint{}, fmt.Errorf("%w: %s belongs to stream %q, not %q", ErrBadCheckpoint, zkpath.Checkpoint, cp.Stream, stream)
 			}
 			return cp, nil
 		}
 		if !errors.Is(err, ErrNoCheckpoint) {
 			return Checkpoint{}, err
 		}
-		if _, err := conn.Create(zkdrRoot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return Checkpoint{}, fmt.Errorf("create %s: %w", zkdrRoot, err)
+		if _, err := conn.Create(zkpath.Root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return Checkpoint{}, fmt.Errorf("create %s: %w", zkpath.Root, err)
 		}
 		fresh := Checkpoint{Stream: stream}
 		// Readable by all (zkdr status), writable only by the applier's identity
 		// when one is set.
-		if _, err := conn.Create(CheckpointPath, fresh.encode(), 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if _, err := conn.Create(zkpath.Checkpoint, fresh.encode(), 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return Checkpoint{}, fmt.Errorf("create checkpoint: %w", err)
 		}
 		// Read it back (another applier may have won the create).
@@ -211,7 +200,7 @@ func (c Checkpoint) resyncing() bool { return c.Resync != nil && c.Snapshot == n
 
 // checkpointOp is the Multi op that moves the checkpoint from version v.
 func checkpointOp(cp Checkpoint) *zk.SetDataRequest {
-	return &zk.SetDataRequest{Path: CheckpointPath, Data: cp.encode(), Version: cp.Version}
+	return &zk.SetDataRequest{Path: zkpath.Checkpoint, Data: cp.encode(), Version: cp.Version}
 }
 
 // SkipMessage moves the checkpoint of stream past the undecodable message seq
@@ -233,7 +222,7 @@ func SkipMessage(ctx context.Context, conn *zk.Conn, stream string, seq uint64, 
 	next := cp.clone()
 	next.Seq = seq
 	next.Skipped = append(next.Skipped, SkippedMessage{Seq: seq, Reason: reason, At: time.Now().UTC()})
-	if _, err := conn.Set(CheckpointPath, next.encode(), cp.Version); err != nil {
+	if _, err := conn.Set(zkpath.Checkpoint, next.encode(), cp.Version); err != nil {
 		if errors.Is(err, zk.ErrBadVersion) {
 			return fmt.Errorf("%w: checkpoint moved while skipping", ErrApplierFenced)
 		}
@@ -254,9 +243,9 @@ func WaitCheckpointPast(ctx context.Context, conn *zk.Conn, seq uint64) error {
 		var data []byte
 		var err error
 		if ch == nil {
-			data, _, ch, err = conn.GetW(CheckpointPath)
+			data, _, ch, err = conn.GetW(zkpath.Checkpoint)
 		} else {
-			data, _, err = conn.Get(CheckpointPath)
+			data, _, err = conn.Get(zkpath.Checkpoint)
 		}
 		if err == nil {
 			var cp Checkpoint

@@ -22,7 +22,7 @@ var (
 
 // Sentinel errors of the applier.
 var (
-	// ErrApplierFenced means another applier claimed the standby (OwnerPath
+	// ErrApplierFenced means another applier claimed the standby (zkpath.Owner
 	// moved) or the checkpoint moved under the applier: this one stops.
 	ErrApplierFenced = errors.New("replicator: applier fenced by another applier")
 	// ErrEventEpoch means an event of an epoch older than the one the applier

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // Guard states in /zkdr/guard.
@@ -43,15 +45,15 @@ type GuardState struct {
 // readGuard returns the guard node's state and version; ok is false when there
 // is none.
 func readGuard(conn *zk.Conn) (g GuardState, version int32, ok bool, err error) {
-	data, st, err := conn.Get(GuardPath)
+	data, st, err := conn.Get(zkpath.Guard)
 	if errors.Is(err, zk.ErrNoNode) {
 		return GuardState{}, 0, false, nil
 	}
 	if err != nil {
-		return GuardState{}, 0, false, fmt.Errorf("read %s: %w", GuardPath, err)
+		return GuardState{}, 0, false, fmt.Errorf("read %s: %w", zkpath.Guard, err)
 	}
 	if err := json.Unmarshal(data, &g); err != nil {
-		return GuardState{}, 0, false, fmt.Errorf("decode %s: %w", GuardPath, err)
+		return GuardState{}, 0, false, fmt.Errorf("decode %s: %w", zkpath.Guard, err)
 	}
 	return g, st.Version, true, nil
 }
@@ -80,7 +82,7 @@ func ReleaseGuard(ctx context.Context, conn *zk.Conn) error {
 	g.State = GuardReleased
 	g.ReleasedAt = time.Now().UTC()
 	b, _ := json.Marshal(g)
-	if _, err := conn.Set(GuardPath, b, v); err != nil {
+	if _, err := conn.Set(zkpath.Guard, b, v); err != nil {
 		return fmt.Errorf("release guard: %w", err)
 	}
 	return nil
@@ -110,11 +112,11 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 	default:
 		b, _ := json.Marshal(g)
 		if ok {
-			if _, err := conn.Set(GuardPath, b, v); err != nil {
-				return 0, fmt.Errorf("write %s: %w", GuardPath, err)
+			if _, err := conn.Set(zkpath.Guard, b, v); err != nil {
+				return 0, fmt.Errorf("write %s: %w", zkpath.Guard, err)
 			}
-		} else if _, err := conn.Create(GuardPath, b, 0, worldACL); err != nil {
-			return 0, fmt.Errorf("write %s: %w", GuardPath, err)
+		} else if _, err := conn.Create(zkpath.Guard, b, 0, worldACL); err != nil {
+			return 0, fmt.Errorf("write %s: %w", zkpath.Guard, err)
 		}
 	}
 	if a.cfg.OnGuard != nil {
@@ -124,12 +126,12 @@ func (a *Applier) holdGuard(ctx context.Context, conn *zk.Conn, g GuardState) (i
 		"deletes", g.Deletes, "shrink", g.Shrink, "peak", g.Peak, "share", g.Share, "window", g.Window,
 		"first-seq", g.FirstSeq, "last-seq", g.LastSeq, "sample", g.Sample)
 	for {
-		data, st, ch, err := conn.GetW(GuardPath)
+		data, st, ch, err := conn.GetW(zkpath.Guard)
 		if errors.Is(err, zk.ErrNoNode) {
-			return 0, fmt.Errorf("%w: %s was removed while paused; not releasing", ErrApply, GuardPath)
+			return 0, fmt.Errorf("%w: %s was removed while paused; not releasing", ErrApply, zkpath.Guard)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("watch %s: %w", GuardPath, err)
+			return 0, fmt.Errorf("watch %s: %w", zkpath.Guard, err)
 		}
 		var now GuardState
 		if json.Unmarshal(data, &now) == nil && now.State == GuardReleased && now.FirstSeq == g.FirstSeq {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -22,7 +23,7 @@ type guardSim struct {
 }
 
 func newGuardSim(rule guardRule) *guardSim {
-	tree := newStandbyTree(pathMapper{})
+	tree := newStandbyTree(zkpath.Mapper{})
 	tree.add("/", &tnode{})
 	tree.commit()
 	return &guardSim{rule: rule, tree: tree}
@@ -40,7 +41,7 @@ func (g *guardSim) run(t *testing.T, msgs []journal.Message, restartAt map[uint6
 		if err := json.Unmarshal(b, &cp); err != nil {
 			t.Fatal(err)
 		}
-		r = &run{a: &Applier{}, tree: g.tree, pl: &planner{tree: g.tree, m: pathMapper{}, cp: cp, guard: g.rule}}
+		r = &run{a: &Applier{}, tree: g.tree, pl: &planner{tree: g.tree, m: zkpath.Mapper{}, cp: cp, guard: g.rule}}
 	}
 	start()
 	for i, msg := range msgs {

@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-)
 
-// heartbeatPath is written by the source on the active ensemble and watched there.
-const heartbeatPath = "/zkdr/heartbeat"
+	"github.com/zkdr/zkdr/internal/zkpath"
+)
 
 // heartbeatLoop writes the heartbeat every HeartbeatInterval once the bootstrap
 // snapshot is published. A write happens only while the previous one has been
@@ -49,7 +48,7 @@ func (s *Source) heartbeatLoop(ctx context.Context) error {
 		now := time.Now().UnixNano()
 		data := []byte(strconv.FormatInt(now, 10))
 		s.hbWritten.Store(now)
-		_, err := s.conn.Set(heartbeatPath, data, -1)
+		_, err := s.conn.Set(zkpath.Heartbeat, data, -1)
 		switch {
 		case err == nil:
 		case errors.Is(err, zk.ErrNoNode):
@@ -59,7 +58,7 @@ func (s *Source) heartbeatLoop(ctx context.Context) error {
 		default:
 			// The write may or may not have happened. If it did, its notification
 			// comes; if not, the watch is still set and nothing will fire.
-			cur, _, rerr := s.getW(ctx, heartbeatPath)
+			cur, _, rerr := s.getW(ctx, zkpath.Heartbeat)
 			if rerr != nil {
 				return ignoreDone(ctx, rerr)
 			}
@@ -72,7 +71,7 @@ func (s *Source) heartbeatLoop(ctx context.Context) error {
 
 // armHeartbeat creates the heartbeat node (and /zkdr) if needed and sets its watch.
 func (s *Source) armHeartbeat(ctx context.Context) error {
-	for _, p := range []string{"/zkdr", heartbeatPath} {
+	for _, p := range []string{zkpath.Root, zkpath.Heartbeat} {
 		err := s.retry(ctx, "create", p, func() error {
 			_, err := s.conn.Create(p, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0, zk.WorldACL(zk.PermAll))
 			if errors.Is(err, zk.ErrNodeExists) {
@@ -85,7 +84,7 @@ func (s *Source) armHeartbeat(ctx context.Context) error {
 		}
 	}
 	s.hbGen.Add(1)
-	if _, _, err := s.getW(ctx, heartbeatPath); err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if _, _, err := s.getW(ctx, zkpath.Heartbeat); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
 	s.hbWritten.Store(time.Now().UnixNano())
@@ -95,7 +94,7 @@ func (s *Source) armHeartbeat(ctx context.Context) error {
 
 // readHeartbeat follows the heartbeat's notification, dispatched in generation gen.
 func (s *Source) readHeartbeat(ctx context.Context, gen uint64) result {
-	data, st, err := s.getW(ctx, heartbeatPath)
+	data, st, err := s.getW(ctx, zkpath.Heartbeat)
 	if s.hbGen.Load() != gen {
 		return result{kind: resNodes} // the watch was set again meanwhile: W is unknown
 	}

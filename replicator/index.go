@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // entry is what the source remembers of one znode: enough stat to tell a newer
@@ -92,7 +94,7 @@ func (x *index) put(p string, e entry, root bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if _, ok := x.nodes[p]; !ok && !root {
-		parent := parentPath(p)
+		parent := zkpath.Parent(p)
 		x.kids[parent] = append(x.kids[parent], p[strings.LastIndexByte(p, '/')+1:])
 	}
 	x.nodes[p] = e
@@ -106,7 +108,7 @@ func (x *index) drop(p string) {
 		return
 	}
 	x.dropLocked(p)
-	parent := parentPath(p)
+	parent := zkpath.Parent(p)
 	if p == "/" {
 		return
 	}
@@ -128,7 +130,7 @@ func (x *index) drop(p string) {
 
 func (x *index) dropLocked(p string) {
 	for _, k := range x.kids[p] {
-		x.dropLocked(childPath(p, k))
+		x.dropLocked(zkpath.Child(p, k))
 	}
 	delete(x.kids, p)
 	delete(x.nodes, p)

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -43,7 +45,7 @@ func eventTargets(pt padTargets, dst string, ev *journal.Event) {
 	}
 	if ev.Sequential && (ev.Kind == journal.KindCreate || ev.Kind == journal.KindSnapshotNode) {
 		if n, ok := sequenceSuffix(dst); ok && n < 1<<31-1 {
-			raiseTarget(pt, parentPath(dst), n+1)
+			raiseTarget(pt, zkpath.Parent(dst), n+1)
 		}
 	}
 }
@@ -62,7 +64,7 @@ func sequenceSuffix(p string) (int32, bool) {
 
 // padOps returns k create+delete pairs under parent.
 func padOps(parent string, k int) []any {
-	p := childPath(parent, padName)
+	p := zkpath.Child(parent, padName)
 	ops := make([]any, 0, 2*k)
 	for range k {
 		ops = append(ops,

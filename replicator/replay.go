@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -30,10 +31,6 @@ var (
 	// ErrReplay wraps a replay that could not reach its point.
 	ErrReplay = errors.New("replicator: replay")
 )
-
-// ReplayRecordPath is where a replay records, on the target ensemble, what it
-// replayed (a ReplayRecord as JSON).
-const ReplayRecordPath = "/zkdr/replay"
 
 // replayTagPrefix starts the stream name a replay's applier checkpoints under.
 const replayTagPrefix = "replay of "
@@ -60,7 +57,7 @@ type ReplayConfig struct {
 	// ensemble).
 	Root string
 	// Scope is the part of the source tree replayed (source paths).
-	Scope Scope
+	Scope zkpath.Scope
 	// Until is where the replay stops.
 	Until journal.Point
 	// Force replays into a target that holds nodes: in-scope nodes the
@@ -91,12 +88,15 @@ func (c ReplayConfig) Validate() error {
 	if c.Root == "" || c.Root[0] != '/' || path.Clean(c.Root) != c.Root {
 		return fmt.Errorf("%w: replay root %q is not an absolute clean path", ErrInvalidConfig, c.Root)
 	}
-	for _, e := range alwaysExcluded {
-		if under(c.Root, e) {
+	for _, e := range zkpath.AlwaysExcluded() {
+		if zkpath.Under(c.Root, e) {
 			return fmt.Errorf("%w: replay root %q is inside %s", ErrInvalidConfig, c.Root, e)
 		}
 	}
-	return c.Scope.Validate()
+	if err := c.Scope.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // ReplayProgress is how far a running replay is.
@@ -123,7 +123,7 @@ type ReplaySnapshot struct {
 	Nodes    int64     `json:"nodes"`
 }
 
-// ReplayRecord is what a replay did; it is also the JSON of ReplayRecordPath on
+// ReplayRecord is what a replay did; it is also the JSON of zkpath.ReplayRecord on
 // the target.
 type ReplayRecord struct {
 	Stream string `json:"stream"`
@@ -292,7 +292,7 @@ func (r *Replay) applierConfig(tag string, cut *replayCut) ApplierConfig {
 	a.StageReportInterval = 0
 	a.Scope = cfg.Scope
 	if cfg.Root != "/" {
-		a.Mapping = []PathMap{{From: "/", To: cfg.Root}}
+		a.Mapping = []zkpath.PathMap{{From: "/", To: cfg.Root}}
 	}
 	a.Logger = r.log
 	a.OpenReader = func(ctx context.Context, startSeq uint64) (JournalReader, error) {
@@ -366,9 +366,9 @@ func (r *Replay) prepareTarget(ctx context.Context, conn *zk.Conn, tag string) e
 		// state (its checkpoint, checked below, its record and the applier's
 		// owner token) is not content either; anything else in it (a site
 		// record) is, and a standby's checkpoint is refused below.
-		zkdrKids, _, err := conn.Children(zkdrRoot)
+		zkdrKids, _, err := conn.Children(zkpath.Root)
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			return fmt.Errorf("list target %s: %w", zkdrRoot, err)
+			return fmt.Errorf("list target %s: %w", zkpath.Root, err)
 		}
 		onlyReplay := !slices.ContainsFunc(zkdrKids, func(k string) bool { return k != "applied" && k != "replay" && k != "owner" })
 		kids = slices.DeleteFunc(kids, func(k string) bool { return k == "zookeeper" || k == "zkdr" && onlyReplay })
@@ -385,7 +385,7 @@ func (r *Replay) prepareTarget(ctx context.Context, conn *zk.Conn, tag string) e
 		return fmt.Errorf("%w: %w", ErrTargetInUse, err)
 	case !strings.HasPrefix(cp.Stream, replayTagPrefix):
 		return fmt.Errorf("%w: the target ensemble's %s is the checkpoint of a standby applying %s; a replay there would fight that applier: replay into another ensemble",
-			ErrTargetInUse, CheckpointPath, cp.Stream)
+			ErrTargetInUse, zkpath.Checkpoint, cp.Stream)
 	default:
 		prev, _ := readReplayRecord(conn)
 		finished := prev != nil && prev.Complete && prev.Checkpoint == cp.Stream
@@ -401,7 +401,7 @@ func (r *Replay) prepareTarget(ctx context.Context, conn *zk.Conn, tag string) e
 			}
 		default:
 			return fmt.Errorf("%w: %s belongs to %q, which has not finished (still running, or interrupted); --force takes it over",
-				ErrTargetInUse, CheckpointPath, cp.Stream)
+				ErrTargetInUse, zkpath.Checkpoint, cp.Stream)
 		}
 	}
 	if len(kids) > 0 && !r.cfg.Force {
@@ -419,8 +419,8 @@ func (r *Replay) prepareTarget(ctx context.Context, conn *zk.Conn, tag string) e
 }
 
 func deleteCheckpoint(conn *zk.Conn, version int32) error {
-	if err := conn.Delete(CheckpointPath, version); err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return fmt.Errorf("clear the earlier replay's %s: %w", CheckpointPath, err)
+	if err := conn.Delete(zkpath.Checkpoint, version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fmt.Errorf("clear the earlier replay's %s: %w", zkpath.Checkpoint, err)
 	}
 	return nil
 }
@@ -443,16 +443,16 @@ func createPath(conn *zk.Conn, p string) error {
 func ReadReplayRecord(conn *zk.Conn) (*ReplayRecord, error) { return readReplayRecord(conn) }
 
 func readReplayRecord(conn *zk.Conn) (*ReplayRecord, error) {
-	data, _, err := conn.Get(ReplayRecordPath)
+	data, _, err := conn.Get(zkpath.ReplayRecord)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ReplayRecordPath, err)
+		return nil, fmt.Errorf("read %s: %w", zkpath.ReplayRecord, err)
 	}
 	var rec ReplayRecord
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("read %s: %w", ReplayRecordPath, err)
+		return nil, fmt.Errorf("read %s: %w", zkpath.ReplayRecord, err)
 	}
 	return &rec, nil
 }
@@ -462,16 +462,16 @@ func writeReplayRecord(conn *zk.Conn, rec *ReplayRecord) error {
 	if err != nil {
 		return fmt.Errorf("encode replay record: %w", err)
 	}
-	if err := createPath(conn, zkdrRoot); err != nil {
+	if err := createPath(conn, zkpath.Root); err != nil {
 		return err
 	}
-	if _, err := conn.Set(ReplayRecordPath, data, -1); errors.Is(err, zk.ErrNoNode) {
-		_, err = conn.Create(ReplayRecordPath, data, 0, zk.WorldACL(zk.PermAll))
+	if _, err := conn.Set(zkpath.ReplayRecord, data, -1); errors.Is(err, zk.ErrNoNode) {
+		_, err = conn.Create(zkpath.ReplayRecord, data, 0, zk.WorldACL(zk.PermAll))
 		if err != nil {
-			return fmt.Errorf("write %s: %w", ReplayRecordPath, err)
+			return fmt.Errorf("write %s: %w", zkpath.ReplayRecord, err)
 		}
 	} else if err != nil {
-		return fmt.Errorf("write %s: %w", ReplayRecordPath, err)
+		return fmt.Errorf("write %s: %w", zkpath.ReplayRecord, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -41,7 +42,7 @@ type SourceConfig struct {
 	Servers        []string
 	SessionTimeout time.Duration
 	Auth           string
-	Scope          Scope
+	Scope          zkpath.Scope
 	// HeartbeatInterval is how often /zkdr/heartbeat is written.
 	HeartbeatInterval time.Duration
 	// ACLRecheckInterval is how long one pass of the periodic ACL re-read takes
@@ -66,7 +67,7 @@ type SourceConfig struct {
 	// WatchRecursive or WatchOneShot (see doc.go).
 	Watch string
 	// StageReportInterval is how often the source writes its stage latencies
-	// to StagesPath on the active ensemble, for zkdr status; 0 writes none.
+	// to zkpath.Stages on the active ensemble, for zkdr status; 0 writes none.
 	StageReportInterval time.Duration
 	Logger              hclog.Logger
 }
@@ -119,7 +120,10 @@ func (c SourceConfig) Validate() error {
 	default:
 		return fmt.Errorf("%w: watch must be %q, %q or %q, not %q", ErrInvalidConfig, WatchAuto, WatchRecursive, WatchOneShot, c.Watch)
 	}
-	return c.Scope.Validate()
+	if err := c.Scope.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 func (c SourceConfig) zk() ZKConfig {

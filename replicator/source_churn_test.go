@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -90,9 +91,9 @@ func TestSourceWalkDuringChurn(t *testing.T) {
 
 			want := readTree(t, admin)
 			delete(want, "/zkdr")
-			delete(want, heartbeatPath)
+			delete(want, zkpath.Heartbeat)
 			for p := range want {
-				if !under(p, "/churn") && p != "/" {
+				if !zkpath.Under(p, "/churn") && p != "/" {
 					delete(want, p)
 				}
 			}
@@ -108,7 +109,7 @@ func TestSourceWalkDuringChurn(t *testing.T) {
 					for _, d := range last {
 						p, _, _ := strings.Cut(d, ":")
 						for _, ev := range pub.snapshot() {
-							if ev.Path == p || under(p, ev.Path) && ev.Path != "/" && len(ev.Path) > len("/churn/w0") {
+							if ev.Path == p || zkpath.Under(p, ev.Path) && ev.Path != "/" && len(ev.Path) > len("/churn/w0") {
 								t.Logf("%s %s data %q czxid %#x mzxid %#x zxid %#x", ev.Kind, ev.Path, ev.Data, ev.Stat.Czxid, ev.Stat.Mzxid, ev.Zxid)
 							}
 						}
@@ -122,7 +123,7 @@ func TestSourceWalkDuringChurn(t *testing.T) {
 			}
 			if p := orderViolation(pub.snapshot()); p != "" {
 				for i, ev := range pub.snapshot() {
-					if ev.Path != "" && ev.Path != "/" && (under(p, ev.Path) && len(ev.Path) > len("/churn/w0") || ev.Kind == journal.KindSnapshotBegin || ev.Kind == journal.KindSnapshotEnd) {
+					if ev.Path != "" && ev.Path != "/" && (zkpath.Under(p, ev.Path) && len(ev.Path) > len("/churn/w0") || ev.Kind == journal.KindSnapshotBegin || ev.Kind == journal.KindSnapshotEnd) {
 						t.Logf("#%d %s %s data %q czxid %#x mzxid %#x pzxid %#x zxid %#x", i, ev.Kind, ev.Path, ev.Data, ev.Stat.Czxid, ev.Stat.Mzxid, ev.Stat.Pzxid, ev.Zxid)
 					}
 				}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // notifQueue takes events from go-zookeeper's receive goroutine, which must never
@@ -78,14 +80,14 @@ func (s *Source) dispatchLoop(ctx context.Context) error {
 
 func (s *Source) dispatch(ctx context.Context, ev zk.Event) error {
 	p := ev.Path
-	if p == heartbeatPath {
+	if p == zkpath.Heartbeat {
 		if ev.Type == zk.EventNodeDataChanged {
 			gen := s.hbGen.Load()
 			return s.startTask(ctx, func(ctx context.Context) result { return s.readHeartbeat(ctx, gen) })
 		}
 		return nil
 	}
-	if p == SnapshotRequestPath {
+	if p == zkpath.SnapshotRequest {
 		s.wakeSnapshotLoop()
 		return nil
 	}
@@ -165,7 +167,7 @@ func (s *Source) readChildren(ctx context.Context, p string) result {
 	}
 	var fresh []string
 	for _, k := range kids {
-		c := childPath(p, k)
+		c := zkpath.Child(p, k)
 		if _, ok := s.idx.get(c); !ok && s.cfg.Scope.Contains(c) && !s.isPending(c) {
 			fresh = append(fresh, c)
 		}
@@ -202,14 +204,14 @@ func (s *Source) readIfExists(ctx context.Context, p string) result {
 		parent *zk.Stat
 		asOf   int64
 	)
-	if !isRoot(s.roots, p) {
+	if !zkpath.IsRoot(s.roots, p) {
 		// The nearest ancestor that exists. When the parent is gone too (a
 		// recursive delete), p's delete is still published here: a heartbeat
 		// notified after this one must not pass a change of p (a set just before
 		// the delete) that nothing else reports, as the parent's own delete may
 		// be published after it. Any ancestor's pzxid read before p is found
 		// missing bounds the incarnations known gone.
-		for q := parentPath(p); ; q = parentPath(q) {
+		for q := zkpath.Parent(p); ; q = zkpath.Parent(q) {
 			err := s.retry(ctx, "exists", q, func() (err error) {
 				ok, parent, err = s.conn.Exists(q)
 				return err
@@ -233,7 +235,7 @@ func (s *Source) readIfExists(ctx context.Context, p string) result {
 		return result{err: err}
 	}
 	if !ok {
-		if isRoot(s.roots, p) {
+		if zkpath.IsRoot(s.roots, p) {
 			if err := s.watchRoot(ctx, p); err != nil {
 				return result{err: err}
 			}

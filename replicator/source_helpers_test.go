@@ -18,6 +18,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
@@ -94,7 +95,7 @@ func replayInto(m *model, evs ...journal.Event) {
 			}
 		case journal.KindDelete:
 			for p := range m.nodes {
-				if under(p, ev.Path) {
+				if zkpath.Under(p, ev.Path) {
 					delete(m.nodes, p)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -140,7 +141,7 @@ func (s *Source) apply(ctx context.Context, r result) error {
 			// A walk in progress may still publish changes older than this heartbeat.
 			return nil
 		}
-		if err := s.emit(ctx, journal.Event{Kind: journal.KindHeartbeat, Path: heartbeatPath, Zxid: r.zxid, Time: r.time}); err != nil {
+		if err := s.emit(ctx, journal.Event{Kind: journal.KindHeartbeat, Path: zkpath.Heartbeat, Zxid: r.zxid, Time: r.time}); err != nil {
 			return err
 		}
 		s.statsMu.Lock()
@@ -207,7 +208,7 @@ func (s *Source) applyNodes(ctx context.Context, nodes []nodeRead, snap uint64, 
 		}
 		listed = append(listed, i)
 		for _, k := range n.kids {
-			vouched[childPath(n.path, k)] = struct{}{}
+			vouched[zkpath.Child(n.path, k)] = struct{}{}
 		}
 	}
 	if !checkNew {
@@ -216,7 +217,7 @@ func (s *Source) applyNodes(ctx context.Context, nodes []nodeRead, snap uint64, 
 	for _, i := range listed {
 		n := &nodes[i]
 		for _, k := range n.kids {
-			c := childPath(n.path, k)
+			c := zkpath.Child(n.path, k)
 			if _, ok := s.idx.get(c); ok || !s.cfg.Scope.Contains(c) {
 				continue
 			}
@@ -249,7 +250,7 @@ func (s *Source) readAndApply(ctx context.Context, p string, snap uint64) error 
 // listing names and the index lacks are read too, unless the walk has them.
 func (s *Source) reread(ctx context.Context, p string, snap uint64) error {
 	n, err := s.readNode(ctx, p, s.conn)
-	if err == nil && !n.exists && isRoot(s.roots, p) {
+	if err == nil && !n.exists && zkpath.IsRoot(s.roots, p) {
 		err = s.watchRoot(ctx, p)
 	}
 	if err != nil {
@@ -266,7 +267,7 @@ func (s *Source) reread(ctx context.Context, p string, snap uint64) error {
 // of its parent already applied, which did not name it, was deleted since. fresh
 // reports that n's listing was applied (it was not older than the last one).
 func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh bool, err error) {
-	root := isRoot(s.roots, n.path)
+	root := zkpath.IsRoot(s.roots, n.path)
 	e, ok := s.idx.get(n.path)
 	if n.walkNamed && snap != 0 && ok && (!n.exists || n.stat.Czxid < e.czxid || n.stat.Czxid == e.czxid && n.stat.Mzxid < e.mzxid) {
 		// A snapshot's read older than what is already published: the snapshot
@@ -287,7 +288,7 @@ func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh
 		czxid = n.lstat.Czxid
 	}
 	if !root {
-		pe, pok := s.idx.get(parentPath(n.path))
+		pe, pok := s.idx.get(zkpath.Parent(n.path))
 		if !pok {
 			s.log.Trace("stale read dropped: parent gone", "zk-path", n.path)
 			return false, nil
@@ -351,7 +352,7 @@ func (s *Source) applyNode(ctx context.Context, n *nodeRead, snap uint64) (fresh
 
 func (s *Source) applyData(ctx context.Context, n *nodeRead, e entry, known, root bool, snap uint64) error {
 	mode, ttl := s.nodeMode(n.path, n.stat.EphemeralOwner)
-	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(n.path) == EphemeralSkip
+	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(n.path) == zkpath.EphemeralSkip
 	if !known {
 		// pzxid stays 0 here: applyListing sets it from the listing.
 		ne := entry{czxid: n.stat.Czxid, mzxid: n.stat.Mzxid,
@@ -444,7 +445,7 @@ func (s *Source) applyListing(ctx context.Context, n *nodeRead, e entry, root bo
 		if _, ok := present[k]; ok {
 			continue
 		}
-		c := childPath(n.path, k)
+		c := zkpath.Child(n.path, k)
 		ce, ok := s.idx.get(c)
 		if !ok || ce.czxid > n.lstat.Pzxid {
 			continue
@@ -477,7 +478,7 @@ func (s *Source) applyACL(ctx context.Context, n nodeRead) error {
 		return nil
 	}
 	e.aversion, e.acl = n.aclStat.Aversion, s.idx.internACL(n.acl)
-	s.idx.put(n.path, e, isRoot(s.roots, n.path))
+	s.idx.put(n.path, e, zkpath.IsRoot(s.roots, n.path))
 	mode, ttl := s.nodeMode(n.path, n.aclStat.EphemeralOwner)
 	n.stat = n.aclStat
 	return s.emit(ctx, s.nodeEvent(journal.KindACL, &n, n.acl, mode, ttl, n.aclStat.Mzxid, 0))

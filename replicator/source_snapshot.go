@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
-// SnapshotRequestPath is where a standby asks the active site's source for a fresh snapshot.
-const SnapshotRequestPath = "/zkdr/snapshot-request"
-
-// SnapshotRequest is the JSON a request writes into SnapshotRequestPath. The
+// SnapshotRequest is the JSON a request writes into zkpath.SnapshotRequest. The
 // source does not interpret it beyond logging; every create or change of the node
 // is one request.
 type SnapshotRequest struct {
@@ -40,29 +39,29 @@ func RequestSnapshot(ctx context.Context, conn *zk.Conn, by, reason string) erro
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("request snapshot: %w", err)
 		}
-		_, err := conn.Set(SnapshotRequestPath, data, -1)
+		_, err := conn.Set(zkpath.SnapshotRequest, data, -1)
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
-			return fmt.Errorf("request snapshot: set %s: %w", SnapshotRequestPath, err)
+			return fmt.Errorf("request snapshot: set %s: %w", zkpath.SnapshotRequest, err)
 		}
-		if _, err := conn.Create("/zkdr", nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if _, err := conn.Create(zkpath.Root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("request snapshot: create /zkdr: %w", err)
 		}
-		_, err = conn.Create(SnapshotRequestPath, data, 0, zk.WorldACL(zk.PermAll))
+		_, err = conn.Create(zkpath.SnapshotRequest, data, 0, zk.WorldACL(zk.PermAll))
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("request snapshot: create %s: %w", SnapshotRequestPath, err)
+			return fmt.Errorf("request snapshot: create %s: %w", zkpath.SnapshotRequest, err)
 		}
 		// Created concurrently by another requester: loop and set it.
 	}
 }
 
 // snapshotLoop takes the snapshots asked for after the bootstrap one: one per
-// write of SnapshotRequestPath (requests made before a snapshot starts share
+// write of zkpath.SnapshotRequest (requests made before a snapshot starts share
 // it), one every SnapshotInterval, and one whenever SnapshotEveryEvents change
 // events were published since the last one began. A snapshot is a walk with
 // every watch in place: it publishes snapshot-begin, a snapshot-node for every
@@ -72,7 +71,7 @@ func (s *Source) snapshotLoop(ctx context.Context) error {
 }
 
 // snapshotTriggers takes the snapshots asked for after the bootstrap one.
-// With watchRequest it watches SnapshotRequestPath itself (one-shot
+// With watchRequest it watches zkpath.SnapshotRequest itself (one-shot
 // watches); on a recursive watch the dispatch loop reports the node's writes.
 func (s *Source) snapshotTriggers(ctx context.Context, watchRequest bool) error {
 	if err := s.waitBootstrapped(ctx); err != nil {
@@ -146,14 +145,14 @@ func (s *Source) wakeSnapshotLoop() {
 	}
 }
 
-// armSnapshotRequest sets a watch on SnapshotRequestPath (a data watch when it
+// armSnapshotRequest sets a watch on zkpath.SnapshotRequest (a data watch when it
 // exists, an exist watch when not) and returns its mzxid, 0 when it is missing.
 // The caller compares the mzxid with the last one it acted on, so a write made
 // while no watch was set (between a notification and this read, or while the
 // session was expired) is still one request.
 func (s *Source) armSnapshotRequest(ctx context.Context) (int64, error) {
 	for {
-		data, st, err := s.getW(ctx, SnapshotRequestPath)
+		data, st, err := s.getW(ctx, zkpath.SnapshotRequest)
 		if err == nil {
 			var req SnapshotRequest
 			if json.Unmarshal(data, &req) == nil {
@@ -165,8 +164,8 @@ func (s *Source) armSnapshotRequest(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		var ok bool
-		err = s.retry(ctx, "exists", SnapshotRequestPath, func() (err error) {
-			ok, _, _, err = s.conn.ExistsW(SnapshotRequestPath)
+		err = s.retry(ctx, "exists", zkpath.SnapshotRequest, func() (err error) {
+			ok, _, _, err = s.conn.ExistsW(zkpath.SnapshotRequest)
 			return err
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -66,7 +67,7 @@ func waitReplayMatches(t *testing.T, want map[string]modelNode, pub *fakePub) {
 func scopedTree(t *testing.T, tree map[string]modelNode) map[string]modelNode {
 	t.Helper()
 	for p := range tree {
-		if under(p, "/zkdr") || under(p, "/zookeeper") {
+		if zkpath.Under(p, "/zkdr") || zkpath.Under(p, "/zookeeper") {
 			delete(tree, p)
 		}
 	}

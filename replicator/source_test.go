@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -72,7 +73,7 @@ func testSourceCapturesTree(t *testing.T, watch string) {
 	pub := &fakePub{}
 	cfg := testSourceConfig(t, zks.Servers())
 	cfg.Watch = watch
-	cfg.Scope = Scope{Exclude: []string{"/skipme"}, Ephemeral: []EphemeralRule{{Prefix: "/keep", Policy: EphemeralPersistent}}}
+	cfg.Scope = zkpath.Scope{Exclude: []string{"/skipme"}, Ephemeral: []zkpath.EphemeralRule{{Prefix: "/keep", Policy: zkpath.EphemeralPersistent}}}
 	src := runSource(t, cfg, pub)
 	sourceWaitFor(t, 60*time.Second, "bootstrap", func() bool { return src.Stats().Bootstrapped })
 	if got := src.Stats().Watch; got != watch {
@@ -189,12 +190,12 @@ func (w *writer) step(t *testing.T, recursive bool) {
 		} else if err := w.conn.Delete(p, -1); err != nil {
 			return
 		}
-		if _, st, err := w.conn.Exists(parentPath(p)); err == nil && st != nil {
+		if _, st, err := w.conn.Exists(zkpath.Parent(p)); err == nil && st != nil {
 			w.record("delete", p, st.Pzxid)
 		}
 		var keep []string
 		for _, l := range w.live {
-			if !under(l, p) {
+			if !zkpath.Under(l, p) {
 				keep = append(keep, l)
 			}
 		}
@@ -205,7 +206,7 @@ func (w *writer) step(t *testing.T, recursive bool) {
 		if err := w.conn.Delete(p, -1); err != nil {
 			return
 		}
-		if _, st, err := w.conn.Exists(parentPath(p)); err == nil && st != nil {
+		if _, st, err := w.conn.Exists(zkpath.Parent(p)); err == nil && st != nil {
 			w.record("delete", p, st.Pzxid)
 		}
 		if _, err := w.conn.Create(p, []byte("again"), 0, zk.WorldACL(zk.PermAll)); err == nil {
@@ -356,7 +357,7 @@ func TestSourceWatermark(t *testing.T) {
 				// Reads may be newer than W: a create can be hidden by a later delete.
 				if !ok && !deletedBy(writes, w.path, w.zxid) {
 					for _, e := range evs {
-						if under(w.path, e.Path) && len(e.Path) > len("/burst/w0") || e.Kind == journal.KindHeartbeat && e.Zxid > w.zxid-30 && e.Zxid < w.zxid+30 {
+						if zkpath.Under(w.path, e.Path) && len(e.Path) > len("/burst/w0") || e.Kind == journal.KindHeartbeat && e.Zxid > w.zxid-30 && e.Zxid < w.zxid+30 {
 							t.Logf("%s %s zxid %d czxid %d mzxid %d pzxid %d", e.Kind, e.Path, e.Zxid, e.Stat.Czxid, e.Stat.Mzxid, e.Stat.Pzxid)
 						}
 					}
@@ -381,7 +382,7 @@ func TestSourceWatermark(t *testing.T) {
 func dumpWrite(t *testing.T, evs []journal.Event, writes []writeRecord, w writeRecord) {
 	dumpPath(t, evs, w.path, w.zxid)
 	for _, x := range writes {
-		if under(x.path, parentPath(w.path)) {
+		if zkpath.Under(x.path, zkpath.Parent(w.path)) {
 			t.Logf("write %s %s %d", x.op, x.path, x.zxid)
 		}
 	}
@@ -389,7 +390,7 @@ func dumpWrite(t *testing.T, evs []journal.Event, writes []writeRecord, w writeR
 
 func dumpPath(t *testing.T, evs []journal.Event, p string, w int64) {
 	for i, e := range evs {
-		if e.Path != "" && (under(p, e.Path) && len(e.Path) > len("/burst/w0") || parentPath(p) == e.Path) || e.Kind == journal.KindHeartbeat && e.Zxid > w-20 && e.Zxid < w+20 {
+		if e.Path != "" && (zkpath.Under(p, e.Path) && len(e.Path) > len("/burst/w0") || zkpath.Parent(p) == e.Path) || e.Kind == journal.KindHeartbeat && e.Zxid > w-20 && e.Zxid < w+20 {
 			t.Logf("#%d %s %s zxid %d czxid %d mzxid %d pzxid %d", i, e.Kind, e.Path, e.Zxid, e.Stat.Czxid, e.Stat.Mzxid, e.Stat.Pzxid)
 		}
 	}
@@ -398,7 +399,7 @@ func dumpPath(t *testing.T, evs []journal.Event, p string, w int64) {
 // deletedBy reports whether p (or an ancestor) was deleted after zxid from.
 func deletedBy(writes []writeRecord, p string, from int64) bool {
 	for _, w := range writes {
-		if w.op == "delete" && under(p, w.path) && w.zxid > from {
+		if w.op == "delete" && zkpath.Under(p, w.path) && w.zxid > from {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -85,10 +86,6 @@ var (
 	ApplierStages = []string{StageAppendedDelivered, StageDeliveredApplied}
 )
 
-// StagesPath holds, in each site's own /zkdr subtree, the last StageReport of
-// the site's source (active) or applier (standby), for zkdr status.
-const StagesPath = "/zkdr/stages"
-
 // Default pace of the stage reports.
 const (
 	DefaultStageReportInterval = 10 * time.Second
@@ -96,7 +93,7 @@ const (
 	StageWindow = time.Minute
 )
 
-// StageReport is what a component writes to StagesPath: the median and 99th
+// StageReport is what a component writes to zkpath.Stages: the median and 99th
 // percentile of each of its stages over the last StageWindow (or since it
 // started, if later), estimated from the histograms' buckets as Prometheus's
 // histogram_quantile does.
@@ -150,20 +147,20 @@ func newStageReport(site, role string, at time.Time, span, every time.Duration, 
 	return r
 }
 
-// ReadStageReport reads the report at StagesPath; ok is false when there is none.
+// ReadStageReport reads the report at zkpath.Stages; ok is false when there is none.
 func ReadStageReport(ctx context.Context, conn *zk.Conn) (r StageReport, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return r, false, err
 	}
-	data, _, err := conn.Get(StagesPath)
+	data, _, err := conn.Get(zkpath.Stages)
 	if errors.Is(err, zk.ErrNoNode) {
 		return r, false, nil
 	}
 	if err != nil {
-		return r, false, fmt.Errorf("read %s: %w", StagesPath, err)
+		return r, false, fmt.Errorf("read %s: %w", zkpath.Stages, err)
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return r, false, fmt.Errorf("decode %s: %w", StagesPath, err)
+		return r, false, fmt.Errorf("decode %s: %w", zkpath.Stages, err)
 	}
 	return r, true, nil
 }
@@ -211,7 +208,7 @@ func (sr stageReporter) run(ctx context.Context) error {
 				return nil // cannot happen: plain fields
 			}
 			if err := sr.write(ctx, data); err != nil && ctx.Err() == nil {
-				sr.log.Debug("cannot record the stage latencies", "zk-path", StagesPath, "error", err)
+				sr.log.Debug("cannot record the stage latencies", "zk-path", zkpath.Stages, "error", err)
 			}
 		}
 	}
@@ -220,11 +217,11 @@ func (sr stageReporter) run(ctx context.Context) error {
 // writeStagesZK stores a report with a go-zookeeper session, creating the
 // node when needed (/zkdr itself is made by the component's own start).
 func writeStagesZK(conn *zk.Conn, data []byte) error {
-	_, err := conn.Set(StagesPath, data, -1)
+	_, err := conn.Set(zkpath.Stages, data, -1)
 	if errors.Is(err, zk.ErrNoNode) {
-		_, err = conn.Create(StagesPath, data, 0, zk.WorldACL(zk.PermAll))
+		_, err = conn.Create(zkpath.Stages, data, 0, zk.WorldACL(zk.PermAll))
 		if errors.Is(err, zk.ErrNodeExists) {
-			_, err = conn.Set(StagesPath, data, -1)
+			_, err = conn.Set(zkpath.Stages, data, -1)
 		}
 	}
 	return err

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -148,7 +149,7 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 					count++
 					s.walkNodes.Add(1)
 					for _, k := range n.kids {
-						if c := childPath(it.path, k); s.cfg.Scope.Contains(c) {
+						if c := zkpath.Child(it.path, k); s.cfg.Scope.Contains(c) {
 							pend(c)
 							queue = append(queue, walkItem{path: c, namedAt: n.lstat.Pzxid})
 							pending++
@@ -194,7 +195,7 @@ func (s *Source) walkNode(ctx context.Context, it walkItem, bulk aclReader, snap
 	}
 	n, err := s.readNode(ctx, p, bulk)
 	n.walkNamed, n.namedAt = true, it.namedAt
-	if err == nil && !n.exists && isRoot(s.roots, p) {
+	if err == nil && !n.exists && zkpath.IsRoot(s.roots, p) {
 		err = s.watchRoot(ctx, p)
 	}
 	sl.fill(result{kind: resNodes, nodes: []nodeRead{n}, walk: true, snapshot: snap, err: err})
@@ -232,7 +233,7 @@ func (s *Source) readNodeOnce(ctx context.Context, p string, bulk aclReader) (n 
 	if mode, _ := modeOf(st.EphemeralOwner); mode == journal.ModeEphemeral {
 		// Ephemerals have no children; a skipped one needs no ACL either.
 		n.listed = true
-		if s.cfg.Scope.EphemeralPolicyFor(p) == EphemeralSkip {
+		if s.cfg.Scope.EphemeralPolicyFor(p) == zkpath.EphemeralSkip {
 			return n, false, nil
 		}
 	} else {
@@ -269,7 +270,7 @@ func (s *Source) readSubtree(ctx context.Context, p string) ([]nodeRead, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !n.exists && isRoot(s.roots, p) {
+	if !n.exists && zkpath.IsRoot(s.roots, p) {
 		if err := s.watchRoot(ctx, p); err != nil {
 			return nil, err
 		}
@@ -279,7 +280,7 @@ func (s *Source) readSubtree(ctx context.Context, p string) ([]nodeRead, error) 
 		return out, nil
 	}
 	for _, k := range n.kids {
-		c := childPath(p, k)
+		c := zkpath.Child(p, k)
 		if !s.cfg.Scope.Contains(c) {
 			continue
 		}

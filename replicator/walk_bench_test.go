@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -56,7 +57,7 @@ func TestBootstrapRate(t *testing.T) {
 	}{{WatchOneShot, 3, 256}, {WatchRecursive, 0, 256}, {WatchRecursive, 3, 256}} {
 		cfg := testSourceConfig(t, zks.Servers())
 		cfg.Watch, cfg.BulkSessions, cfg.ReadConcurrency = c.watch, c.bulk, c.conc
-		cfg.Scope = Scope{Include: []string{"/bench"}}
+		cfg.Scope = zkpath.Scope{Include: []string{"/bench"}}
 		cfg.Logger = nil
 		pub := &countPub{}
 		src, err := NewSource(cfg, pub)

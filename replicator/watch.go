@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkwire"
 )
 
@@ -177,12 +178,12 @@ func (w *watcher) watchSpecs() []watchSpec {
 	}
 	covered := false
 	for _, r := range w.s.roots {
-		if under(SnapshotRequestPath, r) {
+		if zkpath.Under(zkpath.SnapshotRequest, r) {
 			covered = true
 		}
 	}
 	if !covered {
-		out = append(out, watchSpec{path: SnapshotRequestPath})
+		out = append(out, watchSpec{path: zkpath.SnapshotRequest})
 	}
 	return out
 }
@@ -219,9 +220,9 @@ func (w *watcher) writeStages(ctx context.Context, data []byte) error {
 	if len(w.bulk) > 0 {
 		conn = w.bulk[0]
 	}
-	_, err := conn.SetData(StagesPath, data, -1).Wait(ctx)
+	_, err := conn.SetData(zkpath.Stages, data, -1).Wait(ctx)
 	if errors.Is(err, zk.ErrNoNode) {
-		_, err = conn.Create(StagesPath, data, 0, zk.WorldACL(zk.PermAll)).Wait(ctx)
+		_, err = conn.Create(zkpath.Stages, data, 0, zk.WorldACL(zk.PermAll)).Wait(ctx)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkwire"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -151,7 +152,7 @@ func (w *watcher) walkSnap(j *job) uint64 {
 func (w *watcher) applyRead(ctx context.Context, it *readItem, r zkwire.ReadResult, zxid int64, snap uint64) (exists bool, err error) {
 	s := w.s
 	p := it.path
-	root := isRoot(s.roots, p)
+	root := zkpath.IsRoot(s.roots, p)
 	e, known := s.idx.get(p)
 	if errors.Is(r.Err, zk.ErrNoNode) {
 		if known {
@@ -164,7 +165,7 @@ func (w *watcher) applyRead(ctx context.Context, it *readItem, r zkwire.ReadResu
 	}
 	st := r.Stat
 	mode, ttl := s.nodeMode(p, st.EphemeralOwner)
-	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(p) == EphemeralSkip
+	skip := mode == journal.ModeEphemeral && s.cfg.Scope.EphemeralPolicyFor(p) == zkpath.EphemeralSkip
 	if known && st.Czxid != e.czxid {
 		if st.Czxid < e.czxid {
 			return !e.skipped, nil // older than the index: cannot happen on one session
@@ -180,7 +181,7 @@ func (w *watcher) applyRead(ctx context.Context, it *readItem, r zkwire.ReadResu
 		}
 	}
 	if !known && !root {
-		if pe, ok := s.idx.get(parentPath(p)); !ok || pe.skipped {
+		if pe, ok := s.idx.get(zkpath.Parent(p)); !ok || pe.skipped {
 			s.log.Trace("read dropped: parent not published yet", "zk-path", p)
 			return false, nil
 		}
@@ -291,7 +292,7 @@ func (w *watcher) applyListing(ctx context.Context, p string, r zkwire.ReadResul
 			if _, ok := present[k]; ok {
 				continue
 			}
-			c := childPath(p, k)
+			c := zkpath.Child(p, k)
 			if ce, ok := s.idx.get(c); ok {
 				if err := s.deletePath(ctx, c, zxid, zxid, ce.skipped); err != nil {
 					return kids, err
@@ -300,7 +301,7 @@ func (w *watcher) applyListing(ctx context.Context, p string, r zkwire.ReadResul
 		}
 	}
 	for _, k := range r.Children {
-		if c := childPath(p, k); s.cfg.Scope.Contains(c) {
+		if c := zkpath.Child(p, k); s.cfg.Scope.Contains(c) {
 			kids = append(kids, c)
 		}
 	}

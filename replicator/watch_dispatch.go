@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkwire"
 )
 
@@ -114,7 +115,7 @@ func (w *watcher) dispatchEvents(ctx context.Context, items []queued, first *boo
 		switch ev.Kind {
 		case zkwire.EventNotification:
 			p := ev.Path
-			if p == SnapshotRequestPath {
+			if p == zkpath.SnapshotRequest {
 				if ev.Type == zk.EventNodeCreated || ev.Type == zk.EventNodeDataChanged {
 					s.takeSnapshot("request")
 				}

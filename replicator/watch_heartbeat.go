@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // heartbeatMark is a heartbeat write the server acknowledged: its zxid, the
@@ -41,7 +43,7 @@ func (w *watcher) heartbeatLoop(ctx context.Context) error {
 		case <-t.C:
 		}
 		now := time.Now().UnixNano()
-		st, err := w.conn.SetData(heartbeatPath, []byte(strconv.FormatInt(now, 10)), -1).Wait(ctx)
+		st, err := w.conn.SetData(zkpath.Heartbeat, []byte(strconv.FormatInt(now, 10)), -1).Wait(ctx)
 		switch {
 		case err == nil:
 			w.events.push(queued{hb: &heartbeatMark{zxid: st.Mzxid, time: now, seen: time.Now()}})
@@ -63,7 +65,7 @@ func (w *watcher) heartbeatLoop(ctx context.Context) error {
 
 // ensureHeartbeatNode creates /zkdr and the heartbeat node if needed.
 func (w *watcher) ensureHeartbeatNode(ctx context.Context) error {
-	for _, p := range []string{"/zkdr", heartbeatPath} {
+	for _, p := range []string{zkpath.Root, zkpath.Heartbeat} {
 		err := w.s.retry(ctx, "create", p, func() error {
 			_, err := w.conn.Create(p, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0, zk.WorldACL(zk.PermAll)).Wait(ctx)
 			if errors.Is(err, zk.ErrNodeExists) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/progress"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -63,9 +64,9 @@ func runReplay(ctx context.Context, args []string) error {
 	if rc.Auth == "" {
 		rc.Auth = cfg.ZooKeeper.Auth.Reveal()
 	}
-	rc.Scope = replicator.Scope{Include: cfg.Replication.Include, Exclude: cfg.Replication.Exclude}
+	rc.Scope = zkpath.Scope{Include: cfg.Replication.Include, Exclude: cfg.Replication.Exclude}
 	if cfg.Replication.Ephemeral == configs.EphemeralPersistent {
-		rc.Scope.Ephemeral = []replicator.EphemeralRule{{Prefix: "/", Policy: replicator.EphemeralPersistent}}
+		rc.Scope.Ephemeral = []zkpath.EphemeralRule{{Prefix: "/", Policy: zkpath.EphemeralPersistent}}
 	}
 	if cfg.Applier.MaxBatchOps > 0 {
 		rc.MaxBatchOps = cfg.Applier.MaxBatchOps

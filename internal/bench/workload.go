@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/internal/workload"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/replicator"
 )
 
@@ -290,7 +291,7 @@ func (r *Runner) removeWorkload(ctx context.Context, wl *workload.Workload, pref
 	}
 	// The pair's daemons have stopped; their site record and heartbeat go
 	// too, so the next pair starts on the primary as the first one did.
-	if err := deleteAll(conn, "/zkdr"); err != nil {
+	if err := deleteAll(conn, zkpath.Root); err != nil {
 		return err
 	}
 	r.log.Info("workload removed from the primary", "znodes", n+1)

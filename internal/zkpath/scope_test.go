@@ -1,4 +1,4 @@
-package replicator
+package zkpath
 
 import (
 	"errors"
@@ -42,15 +42,15 @@ func TestScope(t *testing.T) {
 		{Exclude: []string{"/a/"}},
 		{Ephemeral: []EphemeralRule{{"/a", "keep"}}},
 	} {
-		if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		if err := bad.Validate(); !errors.Is(err, ErrInvalidScope) {
 			t.Errorf("Validate(%+v) = %v", bad, err)
 		}
 	}
-	if got := parentPath("/a/b"); got != "/a" {
-		t.Errorf("parentPath = %q", got)
+	if got := Parent("/a/b"); got != "/a" {
+		t.Errorf("Parent = %q", got)
 	}
-	if got := parentPath("/a"); got != "/" {
-		t.Errorf("parentPath = %q", got)
+	if got := Parent("/a"); got != "/" {
+		t.Errorf("Parent = %q", got)
 	}
 }
 

@@ -1,12 +1,14 @@
-package replicator
+package zkpath
 
 import (
 	"fmt"
-	"github.com/zkdr/zkdr/journal"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/zkdr/zkdr/journal"
 )
 
 // EphemeralPolicy says what the source does with ephemeral nodes under a prefix.
@@ -65,14 +67,11 @@ func (s Scope) ModeFor(p string) (journal.Mode, int64) {
 	return journal.ModePersistent, 0
 }
 
-// alwaysExcluded are never replicated: ZooKeeper's own subtree and zkdr's per-site one.
-var alwaysExcluded = []string{"/zookeeper", "/zkdr"}
-
 // Validate checks that every prefix is an absolute, clean path and every policy known.
 func (s Scope) Validate() error {
 	check := func(field, p string) error {
 		if p == "" || p[0] != '/' || path.Clean(p) != p {
-			return fmt.Errorf("%w: scope %s %q is not an absolute clean path", ErrInvalidConfig, field, p)
+			return fmt.Errorf("%w: scope %s %q is not an absolute clean path", ErrInvalidScope, field, p)
 		}
 		return nil
 	}
@@ -91,39 +90,29 @@ func (s Scope) Validate() error {
 			return err
 		}
 		if r.Policy != EphemeralSkip && r.Policy != EphemeralPersistent {
-			return fmt.Errorf("%w: ephemeral policy %q for %q (want %q or %q)", ErrInvalidConfig, r.Policy, r.Prefix, EphemeralSkip, EphemeralPersistent)
+			return fmt.Errorf("%w: ephemeral policy %q for %q (want %q or %q)", ErrInvalidScope, r.Policy, r.Prefix, EphemeralSkip, EphemeralPersistent)
 		}
 	}
 	for _, r := range s.Modes {
 		if _, err := path.Match(r.Pattern, "/"); err != nil || !strings.HasPrefix(r.Pattern, "/") {
-			return fmt.Errorf("%w: mode pattern %q is not an absolute path pattern", ErrInvalidConfig, r.Pattern)
+			return fmt.Errorf("%w: mode pattern %q is not an absolute path pattern", ErrInvalidScope, r.Pattern)
 		}
 		switch {
 		case r.Mode == journal.ModeContainer && r.TTL == 0:
 		case r.Mode == journal.ModeTTL && r.TTL >= time.Millisecond:
 		default:
-			return fmt.Errorf("%w: mode rule %q: want a container, or a ttl of at least 1ms", ErrInvalidConfig, r.Pattern)
+			return fmt.Errorf("%w: mode rule %q: want a container, or a ttl of at least 1ms", ErrInvalidScope, r.Pattern)
 		}
 	}
 	return nil
 }
 
-// under reports whether p is prefix itself or below it.
-func under(p, prefix string) bool {
-	if prefix == "/" {
+func (s Scope) excluded(p string) bool {
+	if IsAlwaysExcluded(p) {
 		return true
 	}
-	return p == prefix || strings.HasPrefix(p, prefix+"/")
-}
-
-func (s Scope) excluded(p string) bool {
-	for _, e := range alwaysExcluded {
-		if under(p, e) {
-			return true
-		}
-	}
 	for _, e := range s.Exclude {
-		if under(p, e) {
+		if Under(p, e) {
 			return true
 		}
 	}
@@ -139,7 +128,7 @@ func (s Scope) Contains(p string) bool {
 		return true
 	}
 	for _, i := range s.Include {
-		if under(p, i) {
+		if Under(p, i) {
 			return true
 		}
 	}
@@ -160,12 +149,12 @@ func (s Scope) Roots() []string {
 		}
 		nested := false
 		for _, q := range inc {
-			if q != p && under(p, q) {
+			if q != p && Under(p, q) {
 				nested = true
 				break
 			}
 		}
-		if !nested && !contains(roots, p) {
+		if !nested && !slices.Contains(roots, p) {
 			roots = append(roots, p)
 		}
 	}
@@ -173,42 +162,13 @@ func (s Scope) Roots() []string {
 	return roots
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// isRoot reports whether p is one of roots.
-func isRoot(roots []string, p string) bool { return contains(roots, p) }
-
 // EphemeralPolicyFor is the policy for an ephemeral node at p.
 func (s Scope) EphemeralPolicyFor(p string) EphemeralPolicy {
 	best, policy := -1, EphemeralSkip
 	for _, r := range s.Ephemeral {
-		if under(p, r.Prefix) && len(r.Prefix) > best {
+		if Under(p, r.Prefix) && len(r.Prefix) > best {
 			best, policy = len(r.Prefix), r.Policy
 		}
 	}
 	return policy
-}
-
-// childPath joins a parent path and a child name.
-func childPath(parent, name string) string {
-	if parent == "/" {
-		return "/" + name
-	}
-	return parent + "/" + name
-}
-
-// parentPath is the parent of p ("/" for top-level nodes and the root itself).
-func parentPath(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
 }
