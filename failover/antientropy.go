@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/time/rate"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
-	"github.com/zkdr/zkdr/replicator"
 )
 
 // AntiEntropyPath holds, in the standby's own /zkdr subtree (never
@@ -34,7 +34,7 @@ type AntiEntropyConfig struct {
 	// Active reaches the active (peer) ensemble, Standby this site's. Their
 	// Auth must be allowed to read every replicated node; nodes it may not read
 	// are left out and counted as unreadable. Never logged.
-	Active, Standby replicator.ZKConfig
+	Active, Standby zkconn.Config
 	// Scope and Mapping are the replication's, in source paths.
 	Scope   zkpath.Scope
 	Mapping []zkpath.PathMap
@@ -246,7 +246,7 @@ func (a *AntiEntropy) Run(ctx context.Context) error {
 func (a *AntiEntropy) seed(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, a.dialTimeout())
 	defer cancel()
-	conn, err := replicator.DialZK(cctx, a.cfg.Standby, a.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(cctx, a.cfg.Standby, a.log.Named("zk"))
 	if err != nil {
 		return
 	}
@@ -306,10 +306,10 @@ func (a *AntiEntropy) fail(ctx context.Context, stb *zk.Conn, err error) {
 	}
 }
 
-func (a *AntiEntropy) dial(ctx context.Context, z replicator.ZKConfig, name string) (*zk.Conn, error) {
+func (a *AntiEntropy) dial(ctx context.Context, z zkconn.Config, name string) (*zk.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, a.dialTimeout())
 	defer cancel()
-	return replicator.DialZK(cctx, z, a.log.Named(name), nil)
+	return zkconn.Dial(cctx, z, a.log.Named(name))
 }
 
 // Pass compares the replicated scope once, reading the standby through stb
@@ -399,7 +399,7 @@ func (d *Daemon) newAntiEntropy(watermark func() int64) (*AntiEntropy, error) {
 	cfg := DefaultAntiEntropyConfig()
 	cfg.Site, cfg.Peer = d.cfg.Site, d.cfg.Peer.Name
 	cfg.Interval, cfg.ReadsPerSecond = c.Interval, c.ReadsPerSecond
-	cfg.Active = replicator.ZKConfig{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	cfg.Active = zkconn.Config{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
 	cfg.Standby = d.zkConfig()
 	cfg.Scope, cfg.Mapping = scopeOf(d.cfg), mappingOf(d.cfg)
 	cfg.Watermark = watermark

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -55,8 +56,8 @@ func startAESites(t *testing.T) *aeSites {
 	cfg := DefaultAntiEntropyConfig()
 	cfg.Site, cfg.Peer = "west", "east"
 	cfg.Interval, cfg.ReadsPerSecond, cfg.WaitTimeout = time.Hour, 1000, 30*time.Second
-	cfg.Active = replicator.ZKConfig{Servers: a.Servers(), SessionTimeout: 10 * time.Second}
-	cfg.Standby = replicator.ZKConfig{Servers: s.Servers(), SessionTimeout: 10 * time.Second}
+	cfg.Active = zkconn.Config{Servers: a.Servers(), SessionTimeout: 10 * time.Second}
+	cfg.Standby = zkconn.Config{Servers: s.Servers(), SessionTimeout: 10 * time.Second}
 	cfg.Logger = testLogger(t, "anti-entropy")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

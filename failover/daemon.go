@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/replicator"
 )
 
@@ -89,9 +90,9 @@ func (d *Daemon) Status() DaemonStatus {
 	return st
 }
 
-func (d *Daemon) zkConfig() replicator.ZKConfig {
+func (d *Daemon) zkConfig() zkconn.Config {
 	z := d.cfg.ZooKeeper
-	return replicator.ZKConfig{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
+	return zkconn.Config{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
 }
 
 // DivergenceDirEnv names the environment variable that sets where rejoin writes
@@ -193,7 +194,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	dialed := make(chan struct{})
 	go d.logWaiting(ctx, dialed, "zookeeper not reachable yet; its client keeps trying",
 		func() []any { return []any{"servers", d.cfg.ZooKeeper.Servers} })
-	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(ctx, d.zkConfig(), d.log.Named("zk"))
 	close(dialed)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -509,10 +510,10 @@ func (d *Daemon) runRejoin(ctx context.Context, conn *zk.Conn) error {
 	b.MaxInterval = 30 * time.Second
 	b.MaxElapsedTime = 0
 	op := func() error {
-		peer, err := replicator.DialZK(ctx, replicator.ZKConfig{
+		peer, err := zkconn.Dial(ctx, zkconn.Config{
 			Servers: d.cfg.Peer.ZooKeeper.Servers, SessionTimeout: d.cfg.Peer.ZooKeeper.SessionTimeout,
 			Auth: d.cfg.Peer.ZooKeeper.Auth.Reveal(),
-		}, d.log.Named("peer-zk"), nil)
+		}, d.log.Named("peer-zk"))
 		if err != nil {
 			return err
 		}

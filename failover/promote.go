@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -337,9 +338,9 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 func dialSiteZK(ctx context.Context, z configs.ZooKeeper, timeout time.Duration, log hclog.Logger) (*zk.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return replicator.DialZK(ctx, replicator.ZKConfig{
+	return zkconn.Dial(ctx, zkconn.Config{
 		Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal(),
-	}, log.Named("zk"), nil)
+	}, log.Named("zk"))
 }
 
 // readCheckpoint reads the applier checkpoint; zero when there is none.

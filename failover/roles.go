@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
@@ -165,7 +166,7 @@ func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream s
 
 // waitSkipped waits until the standby's checkpoint is at seq or beyond.
 func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
-	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(ctx, d.zkConfig(), d.log.Named("zk"))
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
 // unreachable. The applier calls it after a retention gap.
 func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 	pz := d.cfg.Peer.ZooKeeper
-	zc := replicator.ZKConfig{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	zc := zkconn.Config{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = time.Second
 	b.MaxInterval = 30 * time.Second
@@ -187,7 +188,7 @@ func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 		// Bounded, so an unreachable peer is retried with a fresh connection.
 		actx, cancel := context.WithTimeout(ctx, 2*zc.SessionTimeout)
 		defer cancel()
-		conn, err := replicator.DialZK(actx, zc, d.log.Named("peer-zk"), nil)
+		conn, err := zkconn.Dial(actx, zc, d.log.Named("peer-zk"))
 		if err != nil {
 			return err
 		}

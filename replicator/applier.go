@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -155,8 +156,8 @@ type fetchResult struct {
 type run struct {
 	a         *Applier
 	conn      *zk.Conn
-	reads     *readPool // conn and the bulk read sessions
-	owner     int32     // the fencing token this run claimed (zkpath.Owner's version)
+	reads     *zkconn.ReadPool // conn and the bulk read sessions
+	owner     int32            // the fencing token this run claimed (zkpath.Owner's version)
 	tree      *standbyTree
 	pl        *planner
 	committed Checkpoint // what /zkdr/applied holds, with its version
@@ -188,7 +189,7 @@ type run struct {
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {
-	conn, err := DialZK(ctx, ZKConfig{Servers: a.cfg.Servers, SessionTimeout: a.cfg.SessionTimeout, Auth: a.cfg.Auth}, a.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: a.cfg.Servers, SessionTimeout: a.cfg.SessionTimeout, Auth: a.cfg.Auth}, a.log.Named("zk"))
 	if err != nil {
 		return err
 	}
@@ -209,11 +210,11 @@ func (a *Applier) runOnce(ctx context.Context) error {
 		}
 		return err
 	}
-	reads, err := dialReadPool(ctx, conn, a.cfg.BulkSessions, ZKConfig{Servers: a.cfg.Servers, SessionTimeout: a.cfg.SessionTimeout, Auth: a.cfg.Auth}, a.log.Named("zk-bulk"))
+	reads, err := zkconn.DialReadPool(ctx, conn, a.cfg.BulkSessions, zkconn.Config{Servers: a.cfg.Servers, SessionTimeout: a.cfg.SessionTimeout, Auth: a.cfg.Auth}, a.log.Named("zk-bulk"))
 	if err != nil {
 		return err
 	}
-	defer reads.close()
+	defer reads.Close()
 	tree := newStandbyTree(a.m)
 	start := time.Now()
 	if err := tree.load(ctx, reads, a.cfg.WalkConcurrency); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -161,8 +162,8 @@ func (c ApplierConfig) Validate() error {
 	if c.OpenReader == nil {
 		return fmt.Errorf("%w: applier has no journal reader", ErrInvalidConfig)
 	}
-	if err := (ZKConfig{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}).Validate(); err != nil {
-		return err
+	if err := (zkconn.Config{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}).Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.MaxBatchOps < 2 {
 		return fmt.Errorf("%w: max batch ops must be at least 2, got %d", ErrInvalidConfig, c.MaxBatchOps)

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -238,11 +239,11 @@ func aclSum(acl []zk.ACL) uint64 {
 // load walks the standby: the ancestors of every destination root, then each
 // root's subtree, level by level with up to concurrency reads in flight spread
 // over the pool's sessions.
-func (t *standbyTree) load(ctx context.Context, rp *readPool, concurrency int) error {
-	if err := rp.sync(); err != nil {
+func (t *standbyTree) load(ctx context.Context, rp *zkconn.ReadPool, concurrency int) error {
+	if err := rp.Sync(); err != nil {
 		return err
 	}
-	conn := rp.conns[0]
+	conn := rp.At(0)
 	t.nodes = map[string]*tnode{}
 	t.count, t.durable = 0, 0
 	t.undo = nil
@@ -291,7 +292,7 @@ func (t *standbyTree) load(ctx context.Context, rp *readPool, concurrency int) e
 		g.SetLimit(concurrency)
 		for i, p := range level {
 			g.Go(func() error {
-				kids, st, err := rp.at(i).Children(p)
+				kids, st, err := rp.At(i).Children(p)
 				if errors.Is(err, zk.ErrNoNode) {
 					return nil // vanished meanwhile (a reaped container, a TTL node)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -86,7 +87,7 @@ type planner struct {
 	m    zkpath.Mapper
 	conn *zk.Conn
 	// reads is where prefetchACLs reads: conn and the bulk sessions.
-	reads *readPool
+	reads *zkconn.ReadPool
 	cp    Checkpoint // running: as if every planned message were applied
 	snap  *snapState
 	// minEpoch and stale: events older than minEpoch are skipped and counted
@@ -378,7 +379,7 @@ func (pl *planner) prefetchACLs(ctx context.Context, msgs []journal.Message, aft
 	g.SetLimit(max(concurrency, 1))
 	for i, p := range unknown {
 		g.Go(func() error {
-			acl, _, err := pl.reads.at(i).GetACL(p)
+			acl, _, err := pl.reads.At(i).GetACL(p)
 			switch {
 			case err == nil:
 				sums[i] = aclSum(acl)

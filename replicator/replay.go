@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -82,8 +83,8 @@ func (c ReplayConfig) Validate() error {
 	if c.Stream == "" {
 		return fmt.Errorf("%w: replay stream is empty", ErrInvalidConfig)
 	}
-	if err := (ZKConfig{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}).Validate(); err != nil {
-		return err
+	if err := (zkconn.Config{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}).Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.Root == "" || c.Root[0] != '/' || path.Clean(c.Root) != c.Root {
 		return fmt.Errorf("%w: replay root %q is not an absolute clean path", ErrInvalidConfig, c.Root)
@@ -229,7 +230,7 @@ func (r *Replay) Run(ctx context.Context) (*ReplayRecord, error) {
 	r.log.Info("replay planned", "point", cfg.Until, "snapshot", snap.ID, "begin-seq", snap.BeginSeq, "end-seq", snap.EndSeq,
 		"last-seq", st.LastSeq)
 
-	conn, err := DialZK(ctx, ZKConfig{Servers: cfg.Servers, SessionTimeout: cfg.SessionTimeout, Auth: cfg.Auth}, r.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: cfg.Servers, SessionTimeout: cfg.SessionTimeout, Auth: cfg.Auth}, r.log.Named("zk"))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -92,7 +93,7 @@ func (c SourceConfig) Validate() error {
 		return fmt.Errorf("%w: site is empty", ErrInvalidConfig)
 	}
 	if err := c.zk().Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.HeartbeatInterval <= 0 {
 		return fmt.Errorf("%w: heartbeat interval must be positive", ErrInvalidConfig)
@@ -126,8 +127,8 @@ func (c SourceConfig) Validate() error {
 	return nil
 }
 
-func (c SourceConfig) zk() ZKConfig {
-	return ZKConfig{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}
+func (c SourceConfig) zk() zkconn.Config {
+	return zkconn.Config{Servers: c.Servers, SessionTimeout: c.SessionTimeout, Auth: c.Auth}
 }
 
 // SourceStats is a point-in-time view of a Source.
@@ -280,7 +281,7 @@ func (s *Source) Run(ctx context.Context) error {
 // runOneShot runs the source on one-shot watches (two per znode).
 func (s *Source) runOneShot(ctx context.Context) error {
 	s.setWatchKind(WatchOneShot)
-	conn, err := DialZK(ctx, s.cfg.zk(), s.log.Named("zk"), s.notes.push)
+	conn, err := zkconn.Dial(ctx, s.cfg.zk(), s.log.Named("zk"), zkconn.WithEventCallback(s.notes.push))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

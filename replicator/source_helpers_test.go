@@ -18,6 +18,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
@@ -207,7 +208,7 @@ func adminConn(t testing.TB, servers []string) *zk.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := DialZK(ctx, ZKConfig{Servers: servers, SessionTimeout: 4 * time.Second, Auth: testSuper}, hclog.NewNullLogger(), nil)
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: 4 * time.Second, Auth: testSuper}, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatalf("dial admin: %v", err)
 	}

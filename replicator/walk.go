@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -96,11 +97,11 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 	}
 	sl.fill(result{kind: resWalkBegin, snapshot: id, rewatch: req.rewatch, time: start.UnixNano()})
 
-	readers, err := dialReadPool(ctx, s.conn, s.cfg.BulkSessions, s.cfg.zk(), s.log.Named("zk-bulk"))
+	readers, err := zkconn.DialReadPool(ctx, s.conn, s.cfg.BulkSessions, s.cfg.zk(), s.log.Named("zk-bulk"))
 	if err != nil {
 		return err
 	}
-	defer readers.close()
+	defer readers.Close()
 
 	var (
 		mu      sync.Mutex
@@ -127,7 +128,7 @@ func (s *Source) walk(ctx context.Context, req walkRequest) error {
 	stop := context.AfterFunc(gctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
 	defer stop()
 	for w := 0; w < s.cfg.ReadConcurrency; w++ {
-		bulk := readers.at(w)
+		bulk := readers.At(w)
 		g.Go(func() error {
 			for {
 				mu.Lock()

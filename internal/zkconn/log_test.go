@@ -1,4 +1,4 @@
-package zklog
+package zkconn
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 func TestLevels(t *testing.T) {
 	var buf bytes.Buffer
-	l := New(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug}))
+	l := NewLogger(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug}))
 	l.Printf("connected to %s", "127.0.0.1:2181")
 	l.Printf("failed to connect to %s: %v", "127.0.0.1:2181", "refused")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

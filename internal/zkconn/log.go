@@ -1,4 +1,4 @@
-package zklog
+package zkconn
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// New returns a zk.Logger that writes go-zookeeper's messages to l: failures as
+// NewLogger returns a zk.Logger that writes go-zookeeper's messages to l: failures as
 // warnings, the rest (connects, reconnects) at debug level.
-func New(l hclog.Logger) zk.Logger { return logger{l} }
+func NewLogger(l hclog.Logger) zk.Logger { return logger{l} }
 
 type logger struct{ l hclog.Logger }
 
