@@ -13,7 +13,7 @@ import (
 
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // aeHeartbeatPath is the node the active site's source writes every
@@ -439,13 +439,13 @@ func (p *aePass) waitWatermark(ctx context.Context, zxid int64) error {
 			if err := p.ps.Wait(ctx); err != nil {
 				return p.waitErr(ctx, what, err)
 			}
-			cp, err := replicator.ReadCheckpoint(ctx, p.stb)
+			cp, err := applier.ReadCheckpoint(ctx, p.stb)
 			switch {
 			case err == nil && cp.Resync != nil:
 				return fmt.Errorf("the standby is %s", cp.Resync)
 			case err == nil && cp.WatermarkZxid >= zxid:
 				return nil
-			case err != nil && !errors.Is(err, replicator.ErrNoCheckpoint):
+			case err != nil && !errors.Is(err, applier.ErrNoCheckpoint):
 				return p.waitErr(ctx, what, err)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func TestAntiEntropyReportPathList(t *testing.T) {
@@ -81,7 +81,7 @@ func startAESites(t *testing.T) *aeSites {
 			if err != nil {
 				continue
 			}
-			cp, _ := json.Marshal(replicator.Checkpoint{Stream: "ZKDR_east", WatermarkZxid: st.Mzxid, WatermarkTime: time.Now().UnixNano()})
+			cp, _ := json.Marshal(applier.Checkpoint{Stream: "ZKDR_east", WatermarkZxid: st.Mzxid, WatermarkTime: time.Now().UnixNano()})
 			_, _ = stb.Set(zkpath.Checkpoint, cp, -1)
 		}
 	}()

@@ -18,7 +18,8 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/zkconn"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // Daemon is one site's zkdr daemon: it follows the site record in its own
@@ -30,8 +31,8 @@ type Daemon struct {
 
 	mu            sync.Mutex // guards the fields below
 	rec           Record
-	source        *replicator.Source
-	applier       *replicator.Applier
+	source        *source.Source
+	applier       *applier.Applier
 	antiEntropy   *AntiEntropy // while standby, with anti_entropy.interval set
 	lastErr       error
 	errGen        uint64 // counts setErr calls, so a stale clear leaves a newer error alone
@@ -39,7 +40,7 @@ type Daemon struct {
 	lastRejoin    *RejoinResult
 	leading       bool
 	// onGuard runs the guard hooks; set before any runner starts.
-	onGuard func(replicator.GuardState)
+	onGuard func(applier.GuardState)
 }
 
 // DaemonStatus is a point-in-time view of a Daemon.
@@ -47,8 +48,8 @@ type DaemonStatus struct {
 	Site    string
 	Role    Role
 	Epoch   uint64
-	Source  *replicator.SourceStats  // while active
-	Applier *replicator.ApplierStats // while standby
+	Source  *source.Stats  // while active
+	Applier *applier.Stats // while standby
 	LastErr string
 	// LastRejoin is the last rejoin this daemon ran, with its divergence report.
 	LastRejoin *RejoinResult

@@ -13,7 +13,7 @@ import (
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // Sentinel errors of promotion and switchover (kept next to the code that
@@ -344,10 +344,10 @@ func dialSiteZK(ctx context.Context, z configs.ZooKeeper, timeout time.Duration,
 }
 
 // readCheckpoint reads the applier checkpoint; zero when there is none.
-func readCheckpoint(ctx context.Context, conn *zk.Conn) (replicator.Checkpoint, error) {
-	cp, err := replicator.ReadCheckpoint(ctx, conn)
-	if errors.Is(err, replicator.ErrNoCheckpoint) {
-		return replicator.Checkpoint{}, nil
+func readCheckpoint(ctx context.Context, conn *zk.Conn) (applier.Checkpoint, error) {
+	cp, err := applier.ReadCheckpoint(ctx, conn)
+	if errors.Is(err, applier.ErrNoCheckpoint) {
+		return applier.Checkpoint{}, nil
 	}
 	return cp, err
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // isPermanent reports whether a runner's error needs an operator, so the
@@ -54,7 +56,7 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 		defer cancel()
 		_ = app.Close(cctx)
 	}()
-	scfg := replicator.DefaultSourceConfig()
+	scfg := source.DefaultConfig()
 	scfg.Site, scfg.Epoch = d.cfg.Site, rec.Epoch
 	z := d.zkConfig()
 	scfg.Servers, scfg.SessionTimeout, scfg.Auth = z.Servers, z.SessionTimeout, z.Auth
@@ -65,7 +67,7 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 	scfg.SnapshotEveryEvents = d.cfg.Source.SnapshotEveryEvents
 	scfg.Watch = d.cfg.Source.Watch
 	scfg.Logger = d.log.Named("source")
-	src, err := replicator.NewSource(scfg, app)
+	src, err := source.New(scfg, app)
 	if err != nil {
 		return err
 	}
@@ -86,7 +88,7 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	}, peer.NATS.Domain); err != nil {
 		return err
 	}
-	acfg := replicator.DefaultApplierConfig()
+	acfg := applier.DefaultConfig()
 	acfg.Site = d.cfg.Site
 	acfg.Stream = stream
 	z := d.zkConfig()
@@ -103,11 +105,11 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	// that site published at an older epoch is a deposed tail (see MinEpoch).
 	acfg.MinEpoch = rec.Epoch
 	acfg.Logger = d.log.Named("applier")
-	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (replicator.JournalReader, error) {
+	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (applier.JournalReader, error) {
 		return journal.NewReader(js, journal.ReaderConfig{Stream: stream, StartSeq: startSeq, Logger: d.log.Named("reader")})
 	}
 	acfg.RequestSnapshot = d.requestPeerSnapshot
-	ap, err := replicator.NewApplier(acfg)
+	ap, err := applier.New(acfg)
 	if err != nil {
 		return err
 	}
@@ -141,11 +143,11 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 
 // applyLoop runs the applier; after an undecodable message it waits for an
 // operator's skip and runs it again.
-func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream string) error {
+func (d *Daemon) applyLoop(ctx context.Context, ap *applier.Applier, stream string) error {
 	for {
 		err := ap.Run(ctx)
 		var de *journal.DecodeError
-		if ctx.Err() != nil || !errors.Is(err, replicator.ErrPoisonMessage) || !errors.As(err, &de) {
+		if ctx.Err() != nil || !errors.Is(err, applier.ErrPoisonMessage) || !errors.As(err, &de) {
 			return err
 		}
 		// An undecodable message needs an operator; `zkdr journal skip` moves
@@ -171,7 +173,7 @@ func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
 		return err
 	}
 	defer conn.Close()
-	return replicator.WaitCheckpointPast(ctx, conn, seq)
+	return applier.WaitCheckpointPast(ctx, conn, seq)
 }
 
 // requestPeerSnapshot asks the peer (active) site's source for a fresh
@@ -193,7 +195,7 @@ func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 			return err
 		}
 		defer conn.Close()
-		return replicator.RequestSnapshot(actx, conn, d.cfg.Site, reason)
+		return source.RequestSnapshot(actx, conn, d.cfg.Site, reason)
 	}
 	notify := func(err error, wait time.Duration) {
 		d.log.Warn("cannot ask the peer site for a snapshot yet; retrying", "peer", d.cfg.Peer.Name, "error", err, "in", wait)

@@ -165,16 +165,21 @@ func ReadStageReport(ctx context.Context, conn *zk.Conn) (r StageReport, ok bool
 	return r, true, nil
 }
 
-// stageReporter writes a component's StageReport every interval. It keeps the
+// StageReporter writes a component's StageReport every interval. It keeps the
 // snapshots of the last StageWindow, so each report covers that window.
-type stageReporter struct {
-	site, role string
-	every      time.Duration
-	stages     []string
-	snap       func() StageLatency
-	// write stores a report; a failure only costs status its figures.
-	write func(ctx context.Context, data []byte) error
-	log   hclog.Logger
+type StageReporter struct {
+	// Site and Role ("source" or "applier") name the reporting component.
+	Site, Role string
+	// Every is the interval; 0 writes no report.
+	Every time.Duration
+	// Stages are the stages the component measures (SourceStages or
+	// ApplierStages).
+	Stages []string
+	// Snap returns the component's cumulative stage latencies.
+	Snap func() StageLatency
+	// Write stores a report; a failure only costs status its figures.
+	Write func(ctx context.Context, data []byte) error
+	Log   hclog.Logger
 }
 
 type stampedStages struct {
@@ -182,41 +187,41 @@ type stampedStages struct {
 	s  StageLatency
 }
 
-// run reports until ctx ends; it returns nil then, and never fails.
-func (sr stageReporter) run(ctx context.Context) error {
-	if sr.every <= 0 {
+// Run reports until ctx ends; it returns nil then, and never fails.
+func (sr StageReporter) Run(ctx context.Context) error {
+	if sr.Every <= 0 {
 		return nil
 	}
-	ring := []stampedStages{{time.Now(), sr.snap()}}
-	keep := int(StageWindow/sr.every) + 1
-	t := time.NewTicker(sr.every)
+	ring := []stampedStages{{time.Now(), sr.Snap()}}
+	keep := int(StageWindow/sr.Every) + 1
+	t := time.NewTicker(sr.Every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			cur := stampedStages{now, sr.snap()}
+			cur := stampedStages{now, sr.Snap()}
 			ring = append(ring, cur)
 			if len(ring) > keep {
 				ring = append(ring[:0], ring[len(ring)-keep:]...)
 			}
 			old := ring[0]
-			r := newStageReport(sr.site, sr.role, now, now.Sub(old.at), sr.every, cur.s.Sub(old.s), sr.stages)
+			r := newStageReport(sr.Site, sr.Role, now, now.Sub(old.at), sr.Every, cur.s.Sub(old.s), sr.Stages)
 			data, err := json.Marshal(r)
 			if err != nil {
 				return nil // cannot happen: plain fields
 			}
-			if err := sr.write(ctx, data); err != nil && ctx.Err() == nil {
-				sr.log.Debug("cannot record the stage latencies", "zk-path", zkpath.Stages, "error", err)
+			if err := sr.Write(ctx, data); err != nil && ctx.Err() == nil {
+				sr.Log.Debug("cannot record the stage latencies", "zk-path", zkpath.Stages, "error", err)
 			}
 		}
 	}
 }
 
-// writeStagesZK stores a report with a go-zookeeper session, creating the
+// WriteStages stores a report with a go-zookeeper session, creating the
 // node when needed (/zkdr itself is made by the component's own start).
-func writeStagesZK(conn *zk.Conn, data []byte) error {
+func WriteStages(conn *zk.Conn, data []byte) error {
 	_, err := conn.Set(zkpath.Stages, data, -1)
 	if errors.Is(err, zk.ErrNoNode) {
 		_, err = conn.Create(zkpath.Stages, data, 0, zk.WorldACL(zk.PermAll))

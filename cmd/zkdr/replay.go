@@ -15,7 +15,7 @@ import (
 	"github.com/zkdr/zkdr/internal/progress"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func init() {
@@ -57,7 +57,7 @@ func runReplay(ctx context.Context, args []string) error {
 		}
 	}
 	servers, root := splitConnect(*target)
-	rc := replicator.DefaultReplayConfig()
+	rc := applier.DefaultReplayConfig()
 	rc.Stream, rc.Servers, rc.Root, rc.Until, rc.Force, rc.Site = *stream, servers, root, point, *force, cfg.Site
 	rc.SessionTimeout = cfg.ZooKeeper.SessionTimeout
 	rc.Auth = os.Getenv(*authEnv)
@@ -78,7 +78,7 @@ func runReplay(ctx context.Context, args []string) error {
 	if *verbose {
 		rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: hclog.Info, Output: os.Stderr})
 	}
-	rp, err := replicator.NewReplay(rc, js)
+	rp, err := applier.NewReplay(rc, js)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func newestStream(ctx context.Context, js jetstream.JetStream, cfg *configs.Conf
 
 // showReplayProgress reports the replay's progress on stderr until the
 // returned function is called: the snapshot's nodes, then the events after it.
-func showReplayProgress(rp *replicator.Replay) func() {
+func showReplayProgress(rp *applier.Replay) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -174,7 +174,7 @@ func showReplayProgress(rp *replicator.Replay) func() {
 	return func() { close(done); <-stopped }
 }
 
-func printReplay(rec *replicator.ReplayRecord, target string) {
+func printReplay(rec *applier.ReplayRecord, target string) {
 	fmt.Printf("replayed %s into %s\n", rec.Stream, target)
 	fmt.Printf("  point       %s", rec.Point)
 	if rec.PointAfterEnd {

@@ -21,7 +21,7 @@ import (
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // superAuth is the digest super user of every ensemble the bench starts: the
@@ -198,10 +198,10 @@ func (p *zkdrPair) status(site string) failover.DaemonStatus {
 }
 
 // checkpoint reads the standby's applier checkpoint; zero before the first.
-func (p *zkdrPair) checkpoint(ctx context.Context) (replicator.Checkpoint, error) {
-	cp, err := replicator.ReadCheckpoint(ctx, p.westConn)
-	if errors.Is(err, replicator.ErrNoCheckpoint) {
-		return replicator.Checkpoint{}, nil
+func (p *zkdrPair) checkpoint(ctx context.Context) (applier.Checkpoint, error) {
+	cp, err := applier.ReadCheckpoint(ctx, p.westConn)
+	if errors.Is(err, applier.ErrNoCheckpoint) {
+		return applier.Checkpoint{}, nil
 	}
 	return cp, err
 }

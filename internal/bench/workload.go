@@ -15,7 +15,7 @@ import (
 
 	"github.com/zkdr/zkdr/internal/workload"
 	"github.com/zkdr/zkdr/internal/zkpath"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // WorkloadResult is the workload scenario: internal/workload's application
@@ -247,8 +247,8 @@ func (r *Runner) releaseGuard(ctx context.Context, p *zkdrPair) func() int {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if g, ok, err := replicator.ReadGuard(ctx, p.westConn); err == nil && ok && g.State == replicator.GuardPaused {
-				if err := replicator.ReleaseGuard(ctx, p.westConn); err == nil {
+			if g, ok, err := applier.ReadGuard(ctx, p.westConn); err == nil && ok && g.State == applier.GuardPaused {
+				if err := applier.ReleaseGuard(ctx, p.westConn); err == nil {
 					mu.Lock()
 					n++
 					mu.Unlock()
