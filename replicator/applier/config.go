@@ -118,7 +118,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills zero numeric fields from DefaultConfig.
+// withDefaults fills from DefaultConfig the zero fields that have no meaning of
+// their own. DeleteGuardMinNodes, BulkSessions and StageReportInterval keep a
+// zero: it asks for no minimum, no extra sessions and no reports.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.SessionTimeout == 0 {

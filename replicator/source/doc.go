@@ -123,9 +123,10 @@
 //
 // ACLs. setACL fires no watch. An ACL change is published when any read shows a
 // new aversion, and a background pass re-reads every ACL once per
-// ACLRecheckInterval (default 5 minutes), spread evenly over it and capped at 1000
-// reads/s: an ACL change alone reaches the journal within one interval (for
-// 300,000 znodes at the cap, within 5 minutes).
+// ACLRecheckInterval (default 60 s), spread evenly over it and capped at 1000
+// reads/s: an ACL change alone reaches the journal within one interval, or
+// within one pass at the cap on a tree too large for it (up to 60,000 znodes
+// in 60 s; 300,000 znodes take 5 minutes).
 //
 // Modes. ZooKeeper 3.8 does not tell clients which nodes are containers or TTL
 // nodes: DataNode.copyStat reports ephemeralOwner 0 for every non-NORMAL

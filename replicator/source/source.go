@@ -79,7 +79,7 @@ func DefaultConfig() Config {
 	return Config{
 		SessionTimeout:     10 * time.Second,
 		HeartbeatInterval:  time.Second,
-		ACLRecheckInterval: 5 * time.Minute,
+		ACLRecheckInterval: time.Minute,
 		ReadConcurrency:    256,
 		BulkSessions:       3, // with the watching session, four connections: about where reads stop scaling
 		Watch:              WatchAuto,
