@@ -10,8 +10,8 @@
 // from (refusal.go), and a retention gap starts a resync from the next
 // snapshot (resync.go).
 //
-// The applier writes one journal stream into the standby. It keeps an index of
-// the standby's replicated nodes (walked at start) so every batch is a Multi of
+// The applier keeps an index of the standby's replicated nodes (walked at
+// start) so every batch is a Multi of
 // exact ops that ends with a check of the applier's fencing token (the version
 // of /zkdr/owner, set once by each applier run at start) and a version-checked
 // write of /zkdr/applied: a change and the checkpoint that covers it commit
