@@ -6,6 +6,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/journal"
+	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // Role is the role a site starts in before its ensemble holds a site record.
@@ -27,13 +32,6 @@ const (
 	// EphemeralPersistent replicates ephemeral nodes as persistent ones, for
 	// the rare tree whose ephemeral data must survive a failover.
 	EphemeralPersistent EphemeralMode = "persistent"
-)
-
-// Paths that are never replicated, whatever the config says: ZooKeeper's own
-// subtree and zkdr's per-site subtree (site record, heartbeat, checkpoint).
-const (
-	ZooKeeperPath = "/zookeeper"
-	ZkdrPath      = "/zkdr"
 )
 
 // Config is one site's zkdr configuration. The same schema serves both sites of
@@ -62,11 +60,11 @@ type Config struct {
 	// src lets Validate name the file, line and field of a value that came
 	// from a config file; nil for a Config built in code. A pointer, so that
 	// printing a Config shows an address rather than every position.
-	src *source
+	src *origin
 }
 
-// source is where a parsed Config came from.
-type source struct {
+// origin is where a parsed Config came from.
+type origin struct {
 	file string
 	pos  map[string]hcl.Range // dotted field or block path -> its range
 }
@@ -214,11 +212,11 @@ type Source struct {
 	Watch string
 }
 
-// Source.Watch values.
+// Source.Watch values, the source's own.
 const (
-	WatchAuto      = "auto"
-	WatchRecursive = "recursive"
-	WatchOneShot   = "one-shot"
+	WatchAuto      = source.WatchAuto
+	WatchRecursive = source.WatchRecursive
+	WatchOneShot   = source.WatchOneShot
 )
 
 // Applier tunes the daemon when its site is standby.
@@ -298,33 +296,38 @@ type Log struct {
 }
 
 // Default returns a Config with every default set and no site, servers or
-// peer: it does not validate until those are filled in.
+// peer: it does not validate until those are filled in. The numbers of the
+// source, the applier and the appender are their components' own defaults
+// (source.DefaultConfig, applier.DefaultConfig, journal.DefaultAppenderConfig).
 func Default() *Config {
+	src := source.DefaultConfig()
+	app := applier.DefaultConfig()
+	jrn := journal.DefaultAppenderConfig("")
 	return &Config{
 		InitialRole: RoleStandby,
-		ZooKeeper:   ZooKeeper{SessionTimeout: 10 * time.Second},
+		ZooKeeper:   ZooKeeper{SessionTimeout: src.SessionTimeout},
 		Journal: Journal{
 			Replicas:        1,
 			DuplicateWindow: 2 * time.Minute,
-			MaxBatchBytes:   256 << 10,
-			Linger:          5 * time.Millisecond,
+			MaxBatchBytes:   jrn.MaxBatchBytes,
+			Linger:          jrn.Linger,
 		},
 		Replication: Replication{
 			Include:   []string{"/"},
-			Exclude:   []string{ZooKeeperPath, ZkdrPath},
+			Exclude:   zkpath.AlwaysExcluded(),
 			Ephemeral: EphemeralSkip,
 		},
 		Source: Source{
-			HeartbeatInterval:  time.Second,
-			ACLRecheckInterval: time.Minute,
-			Watch:              WatchAuto,
+			HeartbeatInterval:  src.HeartbeatInterval,
+			ACLRecheckInterval: src.ACLRecheckInterval,
+			Watch:              src.Watch,
 		},
 		Applier: Applier{
-			MaxBatchOps:         1000,
-			MaxBatchBytes:       900 << 10,
-			DeleteGuardShare:    0.25,
-			DeleteGuardMinNodes: 100,
-			DeleteGuardWindow:   10 * time.Minute,
+			MaxBatchOps:         app.MaxBatchOps,
+			MaxBatchBytes:       app.MaxBatchBytes,
+			DeleteGuardShare:    app.DeleteGuardShare,
+			DeleteGuardMinNodes: app.DeleteGuardMinNodes,
+			DeleteGuardWindow:   app.DeleteGuardWindow,
 		},
 		AntiEntropy: AntiEntropy{Interval: 10 * time.Minute, ReadsPerSecond: 200},
 		Failover:    Failover{MaxLagForSwitchover: 5 * time.Second},
@@ -356,7 +359,7 @@ func (c *Config) complete() {
 	if c.Peer.ZooKeeper.SessionTimeout == 0 {
 		c.Peer.ZooKeeper.SessionTimeout = c.ZooKeeper.SessionTimeout
 	}
-	for _, p := range []string{ZooKeeperPath, ZkdrPath} {
+	for _, p := range zkpath.AlwaysExcluded() {
 		if !slices.Contains(c.Replication.Exclude, p) {
 			c.Replication.Exclude = append(c.Replication.Exclude, p)
 		}

@@ -34,7 +34,7 @@ func Parse(src []byte, filename string) (*Config, error) {
 	if !d.decodeFile(src, c) {
 		return nil, d.errs.errOrNil()
 	}
-	c.src = &source{file: filename, pos: d.pos}
+	c.src = &origin{file: filename, pos: d.pos}
 	c.complete()
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -3,6 +3,9 @@ package configs
 import (
 	"fmt"
 	"strings"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/journal"
 )
 
 // CheckPath reports whether p is a ZooKeeper path as the config accepts it:
@@ -32,41 +35,42 @@ func CheckPath(p string) error {
 	return nil
 }
 
-// under reports whether p is prefix or lies below it.
-func under(p, prefix string) bool {
-	if prefix == "/" || p == prefix {
-		return true
+// Scope is the replicated part of the tree as the source and the applier use
+// it, in source paths.
+func (r Replication) Scope() zkpath.Scope {
+	s := zkpath.Scope{Include: r.Include, Exclude: r.Exclude}
+	if r.Ephemeral == EphemeralPersistent {
+		s.Ephemeral = []zkpath.EphemeralRule{{Prefix: "/", Policy: zkpath.EphemeralPersistent}}
 	}
-	return strings.HasPrefix(p, prefix) && p[len(prefix)] == '/'
+	for _, m := range r.Modes {
+		rule := zkpath.ModeRule{Pattern: m.Pattern, Mode: journal.ModeContainer}
+		if m.Kind == KindTTL {
+			rule.Mode, rule.TTL = journal.ModeTTL, m.TTL
+		}
+		s.Modes = append(s.Modes, rule)
+	}
+	return s
 }
 
-// InScope reports whether the source path p is replicated: under some include,
-// under no exclude, and never under /zookeeper or /zkdr.
-func (r Replication) InScope(p string) bool {
-	if under(p, ZooKeeperPath) || under(p, ZkdrPath) {
-		return false
+// Mapper maps source paths to standby paths and back as the applier writes
+// them: the Scope, moved by the optional Mapping.
+func (r Replication) Mapper() zkpath.Mapper {
+	m := zkpath.Mapper{Scope: r.Scope()}
+	if r.Mapping != nil {
+		m.Maps = []zkpath.PathMap{{From: r.Mapping.From, To: r.Mapping.To}}
 	}
-	for _, ex := range r.Exclude {
-		if under(p, ex) {
-			return false
-		}
-	}
-	for _, in := range r.Include {
-		if under(p, in) {
-			return true
-		}
-	}
-	return false
+	return m
 }
 
 // OnPath reports whether p is in scope or is an ancestor of an included
 // subtree: the nodes a tree walk must visit (and watch) to find the scope.
 func (r Replication) OnPath(p string) bool {
-	if r.InScope(p) {
+	s := r.Scope()
+	if s.Contains(p) {
 		return true
 	}
 	for _, in := range r.Include {
-		if under(in, p) && !r.excluded(p) {
+		if zkpath.Under(in, p) && !zkpath.IsAlwaysExcluded(p) && !r.excluded(p) {
 			return true
 		}
 	}
@@ -74,36 +78,10 @@ func (r Replication) OnPath(p string) bool {
 }
 
 func (r Replication) excluded(p string) bool {
-	if under(p, ZooKeeperPath) || under(p, ZkdrPath) {
-		return true
-	}
 	for _, ex := range r.Exclude {
-		if under(p, ex) {
+		if zkpath.Under(p, ex) {
 			return true
 		}
 	}
 	return false
-}
-
-// Map translates a source path to its standby path through Mapping; paths
-// outside Mapping.From, and every path when there is no mapping, are unchanged.
-func (r Replication) Map(p string) string {
-	m := r.Mapping
-	if m == nil || !under(p, m.From) {
-		return p
-	}
-	rest := strings.TrimPrefix(p, m.From)
-	if m.From == "/" {
-		rest = p
-	}
-	switch {
-	case m.To == "/" && rest == "":
-		return "/"
-	case m.To == "/":
-		return rest
-	case rest == "/":
-		return m.To
-	default:
-		return m.To + rest
-	}
 }

@@ -2,8 +2,11 @@ package configs_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/journal"
 )
 
 func TestCheckPath(t *testing.T) {
@@ -19,7 +22,7 @@ func TestCheckPath(t *testing.T) {
 	}
 }
 
-func TestInScope(t *testing.T) {
+func TestScope(t *testing.T) {
 	r := configs.Replication{Include: []string{"/app", "/cfg/x"}, Exclude: []string{"/app/tmp"}}
 	cases := map[string]bool{
 		"/":            false,
@@ -35,15 +38,15 @@ func TestInScope(t *testing.T) {
 		"/zkdr":        false,
 	}
 	for p, want := range cases {
-		if got := r.InScope(p); got != want {
-			t.Errorf("InScope(%q) = %v, want %v", p, got, want)
+		if got := r.Scope().Contains(p); got != want {
+			t.Errorf("Scope().Contains(%q) = %v, want %v", p, got, want)
 		}
 	}
 	// /zookeeper and /zkdr stay out even under include "/" with no exclude.
 	all := configs.Replication{Include: []string{"/"}}
 	for p, want := range map[string]bool{"/": true, "/a": true, "/zookeeper/quota": false, "/zkdr/site": false, "/zkdrx": true} {
-		if got := all.InScope(p); got != want {
-			t.Errorf("include /: InScope(%q) = %v, want %v", p, got, want)
+		if got := all.Scope().Contains(p); got != want {
+			t.Errorf("include /: Scope().Contains(%q) = %v, want %v", p, got, want)
 		}
 	}
 	// The walk must pass through / and /cfg to reach /cfg/x.
@@ -70,11 +73,38 @@ func TestMap(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := configs.Replication{Mapping: &configs.Mapping{From: tc.from, To: tc.to}}
-		if got := r.Map(tc.in); got != tc.want {
+		if got := r.Mapper().Map(tc.in); got != tc.want {
 			t.Errorf("%s->%s: Map(%q) = %q, want %q", tc.from, tc.to, tc.in, got, tc.want)
 		}
 	}
-	if got := (configs.Replication{}).Map("/a"); got != "/a" {
+	if got := (configs.Replication{}).Mapper().Map("/a"); got != "/a" {
 		t.Errorf("no mapping: Map = %q", got)
+	}
+}
+
+func TestScopeCarriesPoliciesAndModes(t *testing.T) {
+	r := configs.Replication{
+		Include:   []string{"/"},
+		Ephemeral: configs.EphemeralPersistent,
+		Modes: []configs.ModeRule{
+			{Pattern: "/app/locks/*", Kind: configs.KindContainer},
+			{Pattern: "/app/ttl-*", Kind: configs.KindTTL, TTL: 90 * time.Second},
+		},
+	}
+	s := r.Scope()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.EphemeralPolicyFor("/a/e"); got != zkpath.EphemeralPersistent {
+		t.Errorf("ephemeral policy = %s, want persistent", got)
+	}
+	if m, ttl := s.ModeFor("/app/locks/l1"); m != journal.ModeContainer || ttl != 0 {
+		t.Errorf("ModeFor(lock) = %s %d", m, ttl)
+	}
+	if m, ttl := s.ModeFor("/app/ttl-1"); m != journal.ModeTTL || ttl != 90000 {
+		t.Errorf("ModeFor(ttl) = %s %d", m, ttl)
+	}
+	if got := (configs.Replication{Include: []string{"/"}}).Scope().EphemeralPolicyFor("/a/e"); got != zkpath.EphemeralSkip {
+		t.Errorf("default ephemeral policy = %s, want skip", got)
 	}
 }

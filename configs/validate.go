@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // maxNameLen bounds site names, domains and node ids: they end up in stream
@@ -290,7 +292,7 @@ func (v *validator) replication() {
 	v.paths("replication.exclude", r.Exclude)
 	for _, in := range r.Include {
 		for _, ex := range r.Exclude {
-			if CheckPath(in) == nil && CheckPath(ex) == nil && under(in, ex) {
+			if CheckPath(in) == nil && CheckPath(ex) == nil && zkpath.Under(in, ex) {
 				v.fail("replication.include", ErrInvalid, "%q lies inside excluded %q and would replicate nothing", in, ex)
 			}
 		}
@@ -305,7 +307,7 @@ func (v *validator) replication() {
 			if v.required(f.field, f.p != "") {
 				if err := CheckPath(f.p); err != nil {
 					v.fail(f.field, ErrInvalid, "%v", err)
-				} else if under(f.p, ZooKeeperPath) || under(f.p, ZkdrPath) {
+				} else if zkpath.IsAlwaysExcluded(f.p) {
 					v.fail(f.field, ErrInvalid, "%q is inside a subtree that is never replicated", f.p)
 				}
 			}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // The standby daemon's anti-entropy reports no divergence while both trees
@@ -151,7 +151,7 @@ func TestAntiEntropy(t *testing.T) {
 	// 3. A fresh snapshot of the active site repairs the standby; the next
 	// pass that starts after it is applied finds nothing.
 	ctx := context.Background()
-	if err := replicator.RequestSnapshot(ctx, east, "west", "anti-entropy test"); err != nil {
+	if err := source.RequestSnapshot(ctx, east, "west", "anti-entropy test"); err != nil {
 		t.Fatal(err)
 	}
 	p.waitConverged(2 * time.Minute)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // Guarantee 4: kill -9 of the applier at any point, then restart: the standby
@@ -103,7 +103,7 @@ func TestKillDaemons(t *testing.T) {
 	wg.Wait()
 	p.waitConverged(2 * time.Minute)
 	assertContiguous(t, p.nats["east"].ClientURL(), journal.StreamName("east"))
-	if _, ok, err := replicator.ReadGuard(context.Background(), west); err != nil || ok {
+	if _, ok, err := applier.ReadGuard(context.Background(), west); err != nil || ok {
 		t.Fatalf("the delete guard holds on the standby (%v, %v): the workload's deletes are ordinary", ok, err)
 	}
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/zkdr/zkdr/internal/workload"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // The fault tests run a write load on the active site, inject one fault
@@ -155,7 +155,7 @@ func (p *pair) verifyLoad(l *faultLoad) loadReport {
 	t.Helper()
 	l.stop()
 	p.waitConverged(3 * time.Minute)
-	if _, ok, err := replicator.ReadGuard(context.Background(), p.conn["west"]); err != nil || ok {
+	if _, ok, err := applier.ReadGuard(context.Background(), p.conn["west"]); err != nil || ok {
 		t.Fatalf("the delete guard holds on the standby (%v, %v): the load's deletes are ordinary", ok, err)
 	}
 	acked, _ := l.acked.snapshot()
@@ -612,10 +612,10 @@ func TestStandbyEnsembleLeaderLoss(t *testing.T) {
 
 // tryCheckpoint reads the standby's checkpoint, or fails quietly (the
 // standby's ensemble may be electing a leader).
-func tryCheckpoint(c *zk.Conn) (replicator.Checkpoint, bool) {
+func tryCheckpoint(c *zk.Conn) (applier.Checkpoint, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cp, err := replicator.ReadCheckpoint(ctx, c)
+	cp, err := applier.ReadCheckpoint(ctx, c)
 	return cp, err == nil
 }
 

@@ -24,7 +24,7 @@ import (
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // superAuth is the standby's superDigest identity; the applier writes with it.
@@ -470,10 +470,10 @@ func mustCreate(t *testing.T, c *zk.Conn, p string, data []byte, flags int32, ac
 }
 
 // readCheckpoint reads the standby's applier checkpoint; zero before the first.
-func readCheckpoint(t *testing.T, c *zk.Conn) replicator.Checkpoint {
+func readCheckpoint(t *testing.T, c *zk.Conn) applier.Checkpoint {
 	t.Helper()
-	cp, err := replicator.ReadCheckpoint(context.Background(), c)
-	if err != nil && !errors.Is(err, replicator.ErrNoCheckpoint) {
+	cp, err := applier.ReadCheckpoint(context.Background(), c)
+	if err != nil && !errors.Is(err, applier.ErrNoCheckpoint) {
 		t.Fatalf("read checkpoint: %v", err)
 	}
 	return cp

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // guardWatcher releases every pause of the delete guard on one standby and
@@ -29,12 +30,12 @@ func watchGuard(t *testing.T, ctx context.Context, servers []string) *guardWatch
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			g, ok, err := replicator.ReadGuard(ctx, conn)
-			if err == nil && ok && g.State == replicator.GuardPaused {
+			g, ok, err := applier.ReadGuard(ctx, conn)
+			if err == nil && ok && g.State == applier.GuardPaused {
 				gw.mu.Lock()
 				gw.holds = append(gw.holds, fmt.Sprintf("seq %d: %d deletes of %d, %d below the peak of %d", g.FirstSeq, g.Deletes, g.Replicated, g.Shrink, g.Peak))
 				gw.mu.Unlock()
-				if err := replicator.ReleaseGuard(ctx, conn); err != nil && ctx.Err() == nil {
+				if err := applier.ReleaseGuard(ctx, conn); err != nil && ctx.Err() == nil {
 					t.Errorf("release guard: %v", err)
 				}
 				continue
@@ -72,18 +73,18 @@ func applyJournal(t *testing.T, p *pair, last, restartEvery uint64) []string {
 	stream := journal.StreamName("east")
 	runs := 0
 	for applied := uint64(0); applied < last; {
-		cfg := replicator.DefaultApplierConfig()
+		cfg := applier.DefaultConfig()
 		cfg.Site, cfg.Stream = "replay", stream
 		cfg.Servers, cfg.Auth = zkc.Servers(), superAuth
-		cfg.Scope = replicator.Scope{Include: def.Replication.Include, Exclude: def.Replication.Exclude}
+		cfg.Scope = zkpath.Scope{Include: def.Replication.Include, Exclude: def.Replication.Exclude}
 		cfg.Logger = p.logger.Named(fmt.Sprintf("history-applier-%d", runs))
 		if restartEvery > 0 {
 			cfg.MaxBatchOps, cfg.FetchMax = 50, 4
 		}
-		cfg.OpenReader = func(ctx context.Context, startSeq uint64) (replicator.JournalReader, error) {
+		cfg.OpenReader = func(ctx context.Context, startSeq uint64) (applier.JournalReader, error) {
 			return journal.NewReader(js, journal.ReaderConfig{Stream: stream, StartSeq: startSeq})
 		}
-		ap, err := replicator.NewApplier(cfg)
+		ap, err := applier.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
 	"github.com/zkdr/zkdr/internal/workload"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // restoreData stops the server of a standalone ensemble, puts the backup taken
@@ -100,8 +101,8 @@ func TestGuardPrimaryRestoredFromEmptySnapshot(t *testing.T) {
 	// reached, so the server refuses it: compare through a new one.
 	p.conn["east"] = dial(t, p.zk["east"].Servers())
 	waitFor(t, 2*time.Minute, "the delete guard to pause the standby", func() bool {
-		g, ok, err := replicator.ReadGuard(context.Background(), west)
-		return err == nil && ok && g.State == replicator.GuardPaused
+		g, ok, err := applier.ReadGuard(context.Background(), west)
+		return err == nil && ok && g.State == applier.GuardPaused
 	})
 	if n := appNodes(); n != before {
 		t.Fatalf("the standby holds %d nodes while paused, had %d", n, before)
@@ -167,7 +168,7 @@ func TestGuardTopicDeletionAcrossRestart(t *testing.T) {
 	}
 	wd = p.start("west")
 	p.waitConverged(2 * time.Minute)
-	if _, ok, err := replicator.ReadGuard(context.Background(), west); err != nil || ok {
+	if _, ok, err := applier.ReadGuard(context.Background(), west); err != nil || ok {
 		t.Fatalf("guard node on the standby: %v, %v", ok, err)
 	}
 	if st := wd.d.Status(); st.Applier == nil || st.Applier.GuardPauses != 0 {

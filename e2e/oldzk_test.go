@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // An active ensemble that refuses persistent watches stands in for ZooKeeper
@@ -26,7 +26,7 @@ func TestActiveEnsembleWithoutRecursiveWatch(t *testing.T) {
 	p.start("west")
 	p.waitConverged(2 * time.Minute)
 	st := ed.d.Status()
-	if st.Source == nil || st.Source.Watch != replicator.WatchOneShot {
+	if st.Source == nil || st.Source.Watch != source.WatchOneShot {
 		t.Fatalf("east's source status %+v, want it on one-shot watches", st.Source)
 	}
 	// Changes made after the bootstrap arrive too.

@@ -19,7 +19,8 @@ import (
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // zkdr replay rebuilds the active tree in another ensemble from the journal:
@@ -127,7 +128,7 @@ func TestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := readCheckpoint(t, west)
-	if cp.Stream != replicator.ReplayCheckpointStream(stream, "/") || cp.Seq == 0 {
+	if cp.Stream != applier.ReplayCheckpointStream(stream, "/") || cp.Seq == 0 {
 		t.Fatalf("checkpoint after a replay: %+v", cp)
 	}
 	if rec := replayRecord(t, west); !rec.Complete || rec.Root != "/" || rec.LastSeq != cp.Seq {
@@ -169,7 +170,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zkdr replay --force --json: %v\n%s", err, out)
 	}
-	var sum replicator.ReplayRecord
+	var sum applier.ReplayRecord
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("replay --json is not JSON: %v\n%s", err, out)
 	}
@@ -193,7 +194,7 @@ func TestReplay(t *testing.T) {
 		return last > boot.EndSeq+200
 	})
 	reqConn := dial(t, p.zk["east"].Servers())
-	if err := replicator.RequestSnapshot(context.Background(), reqConn, "e2e", "replay after retention"); err != nil {
+	if err := source.RequestSnapshot(context.Background(), reqConn, "e2e", "replay after retention"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Minute, "a snapshot on request", func() bool {
@@ -358,9 +359,9 @@ func deleteTree(c *zk.Conn, p string) error {
 	return nil
 }
 
-func replayRecord(t *testing.T, c *zk.Conn) replicator.ReplayRecord {
+func replayRecord(t *testing.T, c *zk.Conn) applier.ReplayRecord {
 	t.Helper()
-	rec, err := replicator.ReadReplayRecord(c)
+	rec, err := applier.ReadReplayRecord(c)
 	if err != nil || rec == nil {
 		t.Fatalf("read the replay record: %v", err)
 	}
@@ -415,7 +416,7 @@ func TestReplayRate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zkdr replay: %v\n%s\n%s", err, out, tail(logs, 4000))
 	}
-	var sum replicator.ReplayRecord
+	var sum applier.ReplayRecord
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

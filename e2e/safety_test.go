@@ -13,7 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // Guarantee 6: a sequential create on the standby (as after a promotion) under a
@@ -100,8 +100,8 @@ func TestDeleteGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Minute, "the delete guard to trip", func() bool {
-		g, ok, err := replicator.ReadGuard(context.Background(), west)
-		return err == nil && ok && g.State == replicator.GuardPaused
+		g, ok, err := applier.ReadGuard(context.Background(), west)
+		return err == nil && ok && g.State == applier.GuardPaused
 	})
 	if st := wd.d.Status(); st.Applier == nil || st.Applier.Guard == nil || st.Applier.Guard.Deletes != 301 ||
 		st.Applier.Guard.Since.IsZero() || st.Applier.GuardPauses != 1 {

@@ -13,13 +13,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/time/rate"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // AntiEntropyPath holds, in the standby's own /zkdr subtree (never
 // replicated), the standby daemon's last anti-entropy pass as JSON
 // (AntiEntropyStatus); `zkdr status` reads it there.
-const AntiEntropyPath = "/zkdr/anti-entropy"
+const AntiEntropyPath = zkpath.AntiEntropy
 
 // AntiEntropyConfig configures an AntiEntropy.
 type AntiEntropyConfig struct {
@@ -33,10 +34,10 @@ type AntiEntropyConfig struct {
 	// Active reaches the active (peer) ensemble, Standby this site's. Their
 	// Auth must be allowed to read every replicated node; nodes it may not read
 	// are left out and counted as unreadable. Never logged.
-	Active, Standby replicator.ZKConfig
+	Active, Standby zkconn.Config
 	// Scope and Mapping are the replication's, in source paths.
-	Scope   replicator.Scope
-	Mapping []replicator.PathMap
+	Scope   zkpath.Scope
+	Mapping []zkpath.PathMap
 	// Watermark, if set, returns the watermark zxid of the applier running in
 	// this process; a pass waits on it before it reads the checkpoint, which
 	// spares the standby reads while the applier catches up.
@@ -183,7 +184,7 @@ type AntiEntropyStatus struct {
 type AntiEntropy struct {
 	cfg AntiEntropyConfig
 	log hclog.Logger
-	m   aeMapper
+	m   zkpath.Mapper
 
 	mu sync.Mutex // guards st
 	st AntiEntropyStatus
@@ -205,7 +206,7 @@ func NewAntiEntropy(cfg AntiEntropyConfig) (*AntiEntropy, error) {
 	}
 	return &AntiEntropy{
 		cfg: cfg, log: cfg.Logger,
-		m:  aeMapper{scope: cfg.Scope, maps: cfg.Mapping},
+		m:  zkpath.Mapper{Scope: cfg.Scope, Maps: cfg.Mapping},
 		st: AntiEntropyStatus{Site: cfg.Site},
 	}, nil
 }
@@ -245,7 +246,7 @@ func (a *AntiEntropy) Run(ctx context.Context) error {
 func (a *AntiEntropy) seed(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, a.dialTimeout())
 	defer cancel()
-	conn, err := replicator.DialZK(cctx, a.cfg.Standby, a.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(cctx, a.cfg.Standby, a.log.Named("zk"))
 	if err != nil {
 		return
 	}
@@ -305,10 +306,10 @@ func (a *AntiEntropy) fail(ctx context.Context, stb *zk.Conn, err error) {
 	}
 }
 
-func (a *AntiEntropy) dial(ctx context.Context, z replicator.ZKConfig, name string) (*zk.Conn, error) {
+func (a *AntiEntropy) dial(ctx context.Context, z zkconn.Config, name string) (*zk.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, a.dialTimeout())
 	defer cancel()
-	return replicator.DialZK(cctx, z, a.log.Named(name), nil)
+	return zkconn.Dial(cctx, z, a.log.Named(name))
 }
 
 // Pass compares the replicated scope once, reading the standby through stb
@@ -398,7 +399,7 @@ func (d *Daemon) newAntiEntropy(watermark func() int64) (*AntiEntropy, error) {
 	cfg := DefaultAntiEntropyConfig()
 	cfg.Site, cfg.Peer = d.cfg.Site, d.cfg.Peer.Name
 	cfg.Interval, cfg.ReadsPerSecond = c.Interval, c.ReadsPerSecond
-	cfg.Active = replicator.ZKConfig{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	cfg.Active = zkconn.Config{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
 	cfg.Standby = d.zkConfig()
 	cfg.Scope, cfg.Mapping = scopeOf(d.cfg), mappingOf(d.cfg)
 	cfg.Watermark = watermark

@@ -11,13 +11,14 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // aeHeartbeatPath is the node the active site's source writes every
 // heartbeat interval; its mzxid is the zxid a watermark is compared with.
-const aeHeartbeatPath = "/zkdr/heartbeat"
+const aeHeartbeatPath = zkpath.Heartbeat
 
 // aeUnit is one piece of a pass: a replicated source subtree, or with nodeOnly
 // a single node without its children, and where the standby holds it.
@@ -44,7 +45,7 @@ type aeAnchor struct {
 // aePass is one comparison; it owns nothing but borrows both sessions.
 type aePass struct {
 	cfg    *AntiEntropyConfig
-	m      aeMapper
+	m      zkpath.Mapper
 	act    *zk.Conn
 	stb    *zk.Conn
 	pa, ps zktree.Pacer
@@ -87,7 +88,7 @@ func (p *aePass) units(ctx context.Context) ([]aeUnit, error) {
 	var out []aeUnit
 	var expand func(src string) error
 	expand = func(src string) error {
-		dst := p.m.dest(src)
+		dst := p.m.Map(src)
 		out = append(out, aeUnit{src: src, dst: dst, nodeOnly: true})
 		names := map[string]bool{}
 		kids, err := p.children(ctx, p.act, p.pa, src)
@@ -102,7 +103,7 @@ func (p *aePass) units(ctx context.Context) ([]aeUnit, error) {
 			return err
 		}
 		for _, k := range skids {
-			if s, ok := p.m.source(path.Join(dst, k)); ok && path.Dir(s) == src {
+			if s, ok := p.m.Source(path.Join(dst, k)); ok && path.Dir(s) == src {
 				names[path.Base(s)] = true
 			}
 		}
@@ -114,18 +115,18 @@ func (p *aePass) units(ctx context.Context) ([]aeUnit, error) {
 		for _, n := range sorted {
 			c := path.Join(src, n)
 			switch {
-			case !p.m.scope.Contains(c):
-			case p.m.movedBelow(c):
+			case !p.m.Scope.Contains(c):
+			case p.m.MovedBelow(c):
 				if err := expand(c); err != nil {
 					return err
 				}
 			default:
-				out = append(out, aeUnit{src: c, dst: p.m.dest(c)})
+				out = append(out, aeUnit{src: c, dst: p.m.Map(c)})
 			}
 		}
 		return nil
 	}
-	for _, r := range p.m.scope.Roots() {
+	for _, r := range p.m.Scope.Roots() {
 		if err := expand(r); err != nil {
 			return nil, err
 		}
@@ -151,7 +152,7 @@ func (p *aePass) children(ctx context.Context, conn *zk.Conn, pace zktree.Pacer,
 // skipped ephemerals are left out, replicated ones compare as the persistent
 // nodes the standby holds.
 func (p *aePass) readActive(ctx context.Context, u aeUnit) (*aeRead, error) {
-	skip := append([]string{"/zookeeper", "/zkdr"}, p.m.scope.Exclude...)
+	skip := append(zkpath.AlwaysExcluded(), p.m.Scope.Exclude...)
 	st, err := p.read(ctx, p.act, p.pa, u.src, u.nodeOnly, zktree.Options{Skip: skip, KeepEphemeral: true})
 	if err != nil {
 		return nil, err
@@ -160,7 +161,7 @@ func (p *aePass) readActive(ctx context.Context, u aeUnit) (*aeRead, error) {
 		if !zktree.IsSessionEphemeral(n.EphemeralOwner) {
 			continue
 		}
-		if p.m.scope.EphemeralPolicyFor(joinRel(u.src, rel)) == replicator.EphemeralPersistent {
+		if p.m.Scope.EphemeralPolicyFor(joinRel(u.src, rel)) == zkpath.EphemeralPersistent {
 			n.EphemeralOwner = 0
 			st.Tree[rel] = n
 		} else {
@@ -180,16 +181,16 @@ func (p *aePass) readActive(ctx context.Context, u aeUnit) (*aeRead, error) {
 // readStandby reads a unit on the standby, keeping only the nodes that stand
 // for replicated source paths of the unit.
 func (p *aePass) readStandby(ctx context.Context, u aeUnit) (zktree.StampedTree, error) {
-	skip := append([]string{"/zookeeper", "/zkdr"}, p.m.foreignBelow(u.src, u.dst)...)
-	for _, e := range p.m.scope.Exclude {
-		skip = append(skip, p.m.dest(e))
+	skip := append(zkpath.AlwaysExcluded(), p.m.ForeignBelow(u.src, u.dst)...)
+	for _, e := range p.m.Scope.Exclude {
+		skip = append(skip, p.m.Map(e))
 	}
 	st, err := p.read(ctx, p.stb, p.ps, u.dst, u.nodeOnly, zktree.Options{Skip: skip})
 	if err != nil {
 		return st, err
 	}
 	for rel := range st.Tree {
-		if s, ok := p.m.source(joinRel(u.dst, rel)); !ok || s != joinRel(u.src, rel) {
+		if s, ok := p.m.Source(joinRel(u.dst, rel)); !ok || s != joinRel(u.src, rel) {
 			delete(st.Tree, rel)
 			delete(st.Stamps, rel)
 		}
@@ -270,7 +271,7 @@ func (p *aePass) compare(ctx context.Context, chunk []*aeRead) error {
 			p.rep.Unreadable++
 			for _, t := range []zktree.Tree{a, b} {
 				for rel := range t {
-					if underPath(rel, u) {
+					if zkpath.Under(rel, u) {
 						delete(t, rel)
 					}
 				}
@@ -438,13 +439,13 @@ func (p *aePass) waitWatermark(ctx context.Context, zxid int64) error {
 			if err := p.ps.Wait(ctx); err != nil {
 				return p.waitErr(ctx, what, err)
 			}
-			cp, err := replicator.ReadCheckpoint(ctx, p.stb)
+			cp, err := applier.ReadCheckpoint(ctx, p.stb)
 			switch {
 			case err == nil && cp.Resync != nil:
 				return fmt.Errorf("the standby is %s", cp.Resync)
 			case err == nil && cp.WatermarkZxid >= zxid:
 				return nil
-			case err != nil && !errors.Is(err, replicator.ErrNoCheckpoint):
+			case err != nil && !errors.Is(err, applier.ErrNoCheckpoint):
 				return p.waitErr(ctx, what, err)
 			}
 		}

@@ -12,48 +12,10 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
-
-func TestAntiEntropyMapper(t *testing.T) {
-	m := aeMapper{
-		scope: replicator.Scope{Include: []string{"/app", "/etc"}, Exclude: []string{"/app/tmp"}},
-		maps:  []replicator.PathMap{{From: "/app", To: "/dr/app"}},
-	}
-	for _, c := range []struct{ src, dst string }{
-		{"/app", "/dr/app"}, {"/app/x/y", "/dr/app/x/y"}, {"/etc/a", "/etc/a"}, {"/application", "/application"},
-	} {
-		if got := m.dest(c.src); got != c.dst {
-			t.Errorf("dest(%s) = %s, want %s", c.src, got, c.dst)
-		}
-	}
-	for _, c := range []struct {
-		dst, src string
-		ok       bool
-	}{
-		{"/dr/app/x", "/app/x", true},
-		{"/etc/a", "/etc/a", true},
-		{"/app/x", "", false},        // /app/x is written to /dr/app/x, never here
-		{"/dr/app/tmp/1", "", false}, // excluded
-		{"/dr", "", false},           // above the mapped prefix: not replicated
-		{"/zkdr/applied", "", false},
-	} {
-		src, ok := m.source(c.dst)
-		if ok != c.ok || src != c.src {
-			t.Errorf("source(%s) = %q, %t; want %q, %t", c.dst, src, ok, c.src, c.ok)
-		}
-	}
-	deep := aeMapper{scope: replicator.Scope{}, maps: []replicator.PathMap{{From: "/a/b", To: "/c/d"}}}
-	if !deep.movedBelow("/a") || !deep.movedBelow("/") || deep.movedBelow("/a/b") || deep.movedBelow("/c") {
-		t.Error("movedBelow: a subtree holding a moved prefix must be split, the moved prefix itself not")
-	}
-	if got := deep.foreignBelow("/c", "/c"); len(got) != 1 || got[0] != "/c/d" {
-		t.Errorf("foreignBelow(/c) = %v: the walk of /c on the standby must skip /c/d, which holds /a/b", got)
-	}
-	if got := deep.foreignBelow("/a/b", "/c/d"); len(got) != 0 {
-		t.Errorf("foreignBelow(/a/b) = %v, want nothing", got)
-	}
-}
 
 func TestAntiEntropyReportPathList(t *testing.T) {
 	r := AntiEntropyReport{Divergent: 3, Paths: []AntiEntropyNode{{Path: "/a", What: "data"}, {Path: "/b", What: "acl"}}}
@@ -85,7 +47,7 @@ func startAESites(t *testing.T) *aeSites {
 	a, s := startZK(t), startZK(t)
 	act, stb := dialZK(t, a), dialZK(t, s)
 	for _, c := range []*zk.Conn{act, stb} {
-		for _, p := range []string{"/zkdr", "/zkdr/heartbeat", replicator.CheckpointPath} {
+		for _, p := range []string{"/zkdr", "/zkdr/heartbeat", zkpath.Checkpoint} {
 			if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 				t.Fatal(err)
 			}
@@ -94,8 +56,8 @@ func startAESites(t *testing.T) *aeSites {
 	cfg := DefaultAntiEntropyConfig()
 	cfg.Site, cfg.Peer = "west", "east"
 	cfg.Interval, cfg.ReadsPerSecond, cfg.WaitTimeout = time.Hour, 1000, 30*time.Second
-	cfg.Active = replicator.ZKConfig{Servers: a.Servers(), SessionTimeout: 10 * time.Second}
-	cfg.Standby = replicator.ZKConfig{Servers: s.Servers(), SessionTimeout: 10 * time.Second}
+	cfg.Active = zkconn.Config{Servers: a.Servers(), SessionTimeout: 10 * time.Second}
+	cfg.Standby = zkconn.Config{Servers: s.Servers(), SessionTimeout: 10 * time.Second}
 	cfg.Logger = testLogger(t, "anti-entropy")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -119,8 +81,8 @@ func startAESites(t *testing.T) *aeSites {
 			if err != nil {
 				continue
 			}
-			cp, _ := json.Marshal(replicator.Checkpoint{Stream: "ZKDR_east", WatermarkZxid: st.Mzxid, WatermarkTime: time.Now().UnixNano()})
-			_, _ = stb.Set(replicator.CheckpointPath, cp, -1)
+			cp, _ := json.Marshal(applier.Checkpoint{Stream: "ZKDR_east", WatermarkZxid: st.Mzxid, WatermarkTime: time.Now().UnixNano()})
+			_, _ = stb.Set(zkpath.Checkpoint, cp, -1)
 		}
 	}()
 	stop := sync.OnceFunc(func() { cancel(); wg.Wait() })
@@ -143,8 +105,8 @@ func mk(t *testing.T, c *zk.Conn, p, data string, flags int32, acl []zk.ACL) {
 // what was changing on the active site.
 func TestAntiEntropyPassFindsDivergence(t *testing.T) {
 	s := startAESites(t)
-	s.cfg.Scope = replicator.Scope{Include: []string{"/app"}, Exclude: []string{"/app/skip"}}
-	s.cfg.Mapping = []replicator.PathMap{{From: "/app", To: "/dr/app"}}
+	s.cfg.Scope = zkpath.Scope{Include: []string{"/app"}, Exclude: []string{"/app/skip"}}
+	s.cfg.Mapping = []zkpath.PathMap{{From: "/app", To: "/dr/app"}}
 	mk(t, s.stb, "/dr", "", 0, nil)
 	readOnly := zk.WorldACL(zk.PermRead)
 	for _, side := range []struct {
@@ -212,7 +174,7 @@ func TestAntiEntropyPassFindsDivergence(t *testing.T) {
 // active site's heartbeat fails instead of guessing.
 func TestAntiEntropyPassEqualThenStalled(t *testing.T) {
 	s := startAESites(t)
-	s.cfg.Scope = replicator.Scope{}
+	s.cfg.Scope = zkpath.Scope{}
 	for _, c := range []*zk.Conn{s.act, s.stb} {
 		mk(t, c, "/app", "", 0, nil)
 		mk(t, c, "/app/hot", "", 0, nil)

@@ -7,7 +7,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
-	"github.com/zkdr/zkdr/internal/zklog"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // ClientConfig configures Connect.
@@ -95,9 +96,10 @@ func Connect(ctx context.Context, cfg ClientConfig) (*zk.Conn, <-chan zk.Event, 
 			o(c)
 		}
 	}
-	conn, events, err := zk.Connect(servers, cfg.SessionTimeout,
-		zk.WithHostProvider(hp), zk.WithDialer(hp.Dial),
-		zk.WithLogger(zklog.New(log.Named("zk"))), zk.WithLogInfo(false), extra)
+	var events <-chan zk.Event
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: cfg.SessionTimeout}, log.Named("zk"),
+		zkconn.NoWait(), zkconn.Events(&events),
+		zkconn.WithConnOptions(zk.WithHostProvider(hp), zk.WithDialer(hp.Dial), zk.WithLogInfo(false), extra))
 	if err != nil {
 		hp.Close()
 		stop()

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/zkdr/zkdr/internal/zklog"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
 
@@ -223,7 +224,7 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 	var sl sessionLog
 	client, _, err := zk.Connect(append(p.east.Servers(), westServers...), 6*time.Second,
 		zk.WithHostProvider(hp), zk.WithDialer(dial), zk.WithEventCallback(sl.callback),
-		zk.WithLogger(zklog.New(testLogger(t, "zk"))))
+		zk.WithLogger(zkconn.NewLogger(testLogger(t, "zk"))))
 	if err != nil {
 		t.Fatal(err)
 	}

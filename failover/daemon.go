@@ -17,7 +17,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // Daemon is one site's zkdr daemon: it follows the site record in its own
@@ -29,8 +31,8 @@ type Daemon struct {
 
 	mu            sync.Mutex // guards the fields below
 	rec           Record
-	source        *replicator.Source
-	applier       *replicator.Applier
+	source        *source.Source
+	applier       *applier.Applier
 	antiEntropy   *AntiEntropy // while standby, with anti_entropy.interval set
 	lastErr       error
 	errGen        uint64 // counts setErr calls, so a stale clear leaves a newer error alone
@@ -38,7 +40,7 @@ type Daemon struct {
 	lastRejoin    *RejoinResult
 	leading       bool
 	// onGuard runs the guard hooks; set before any runner starts.
-	onGuard func(replicator.GuardState)
+	onGuard func(applier.GuardState)
 }
 
 // DaemonStatus is a point-in-time view of a Daemon.
@@ -46,8 +48,8 @@ type DaemonStatus struct {
 	Site    string
 	Role    Role
 	Epoch   uint64
-	Source  *replicator.SourceStats  // while active
-	Applier *replicator.ApplierStats // while standby
+	Source  *source.Stats  // while active
+	Applier *applier.Stats // while standby
 	LastErr string
 	// LastRejoin is the last rejoin this daemon ran, with its divergence report.
 	LastRejoin *RejoinResult
@@ -89,9 +91,9 @@ func (d *Daemon) Status() DaemonStatus {
 	return st
 }
 
-func (d *Daemon) zkConfig() replicator.ZKConfig {
+func (d *Daemon) zkConfig() zkconn.Config {
 	z := d.cfg.ZooKeeper
-	return replicator.ZKConfig{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
+	return zkconn.Config{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
 }
 
 // DivergenceDirEnv names the environment variable that sets where rejoin writes
@@ -193,7 +195,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	dialed := make(chan struct{})
 	go d.logWaiting(ctx, dialed, "zookeeper not reachable yet; its client keeps trying",
 		func() []any { return []any{"servers", d.cfg.ZooKeeper.Servers} })
-	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(ctx, d.zkConfig(), d.log.Named("zk"))
 	close(dialed)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -509,10 +511,10 @@ func (d *Daemon) runRejoin(ctx context.Context, conn *zk.Conn) error {
 	b.MaxInterval = 30 * time.Second
 	b.MaxElapsedTime = 0
 	op := func() error {
-		peer, err := replicator.DialZK(ctx, replicator.ZKConfig{
+		peer, err := zkconn.Dial(ctx, zkconn.Config{
 			Servers: d.cfg.Peer.ZooKeeper.Servers, SessionTimeout: d.cfg.Peer.ZooKeeper.SessionTimeout,
 			Auth: d.cfg.Peer.ZooKeeper.Auth.Reveal(),
-		}, d.log.Named("peer-zk"), nil)
+		}, d.log.Named("peer-zk"))
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // Run follows the site record until ctx ends (it returns nil) or a permanent
@@ -41,11 +41,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) leadOnce(ctx context.Context, nodeID string) error {
 	expired := make(chan struct{})
 	var once sync.Once
-	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("election-zk"), func(ev zk.Event) {
+	conn, err := zkconn.Dial(ctx, d.zkConfig(), d.log.Named("election-zk"), zkconn.WithEventCallback(func(ev zk.Event) {
 		if ev.State == zk.StateExpired {
 			once.Do(func() { close(expired) })
 		}
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("connect to zookeeper for the election: %w", err)
 	}

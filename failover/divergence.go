@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // What replaced a divergent node (DivergentNode.ReplacedBy).
@@ -146,7 +148,7 @@ func (o DivergenceOptions) skipped(p string) bool {
 // active paths, not their data.
 func FindDivergence(ctx context.Context, old TreeConn, active iter.Seq2[ActiveNode, error], opts DivergenceOptions) ([]DivergentNode, error) {
 	if opts.Skip == nil {
-		opts.Skip = []string{"/zookeeper", "/zkdr"}
+		opts.Skip = zkpath.AlwaysExcluded()
 	}
 	var out []DivergentNode
 	seen := map[string]struct{}{}

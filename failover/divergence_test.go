@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-zookeeper/zk"
+
 	"github.com/zkdr/zkdr/internal/zktree"
 )
 

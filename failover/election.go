@@ -12,12 +12,14 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // ElectionPath holds one ephemeral sequential node per daemon of a site; the
 // lowest is the leader. It lives in the site's own ensemble under /zkdr, which is
 // never replicated.
-const ElectionPath = "/zkdr/election"
+const ElectionPath = zkpath.Election
 
 // ElectionConn is the part of *zk.Conn leader election uses.
 type ElectionConn interface {

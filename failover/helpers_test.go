@@ -8,7 +8,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
-	"github.com/zkdr/zkdr/internal/zklog"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
 
@@ -49,7 +50,7 @@ func startZK(t testing.TB) *zkserver.Cluster {
 // dialZK opens a plain session to one ensemble, closed when the test ends.
 func dialZK(t testing.TB, c *zkserver.Cluster) *zk.Conn {
 	t.Helper()
-	conn, _, err := zk.Connect(c.Servers(), 10*time.Second, zk.WithLogger(zklog.New(hclog.NewNullLogger())))
+	conn, _, err := zk.Connect(c.Servers(), 10*time.Second, zk.WithLogger(zkconn.NewLogger(hclog.NewNullLogger())))
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}

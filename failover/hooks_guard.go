@@ -7,14 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // GuardChange is what guard hooks are told when the delete guard pauses the
 // standby's applier and when an operator releases it.
 type GuardChange struct {
-	Site  string                // ZKDR_SITE: the standby site
-	Guard replicator.GuardState // ZKDR_GUARD (paused or released) and the figures
+	Site  string             // ZKDR_SITE: the standby site
+	Guard applier.GuardState // ZKDR_GUARD (paused or released) and the figures
 }
 
 // Env returns the variables guard hooks get, as "KEY=value".
@@ -46,7 +46,7 @@ func (h *Hooks) FireGuard(ctx context.Context, change GuardChange) error {
 // startGuardHooks starts the worker that runs applier.guard_hook commands, one
 // guard change after the other, and returns the function the applier calls
 // (it never blocks).
-func (d *Daemon) startGuardHooks(ctx context.Context, wg *sync.WaitGroup) func(replicator.GuardState) {
+func (d *Daemon) startGuardHooks(ctx context.Context, wg *sync.WaitGroup) func(applier.GuardState) {
 	hooks := d.hooksOf(d.cfg.Applier.GuardHooks)
 	if len(hooks) == 0 {
 		return nil
@@ -58,7 +58,7 @@ func (d *Daemon) startGuardHooks(ctx context.Context, wg *sync.WaitGroup) func(r
 			}
 		}
 	})
-	return func(g replicator.GuardState) {
+	return func(g applier.GuardState) {
 		if !queue(GuardChange{Site: d.cfg.Site, Guard: g}) {
 			d.log.Warn("guard hooks are behind; dropping a change", "guard", g.State, "first-seq", g.FirstSeq)
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func TestHooksGetTheirEnvironment(t *testing.T) {
@@ -133,7 +133,7 @@ func TestGuardHooksGetTheirEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := time.Date(2026, 12, 3, 15, 4, 5, 0, time.UTC)
-	change := GuardChange{Site: "west", Guard: replicator.GuardState{State: replicator.GuardPaused, FirstSeq: 42, Deletes: 301, Shrink: 301, Peak: 302, Since: since}}
+	change := GuardChange{Site: "west", Guard: applier.GuardState{State: applier.GuardPaused, FirstSeq: 42, Deletes: 301, Shrink: 301, Peak: 302, Since: since}}
 	if err := h.FireGuard(context.Background(), change); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkdr/zkdr/internal/buildinfo"
 	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // metricsCollector exposes a Daemon's status as Prometheus metrics. It reads
@@ -115,7 +116,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.bootstrapNs, s.BootstrapDuration.Seconds())
 		if s.Watch != "" {
 			rw := 0.0
-			if s.Watch == replicator.WatchRecursive {
+			if s.Watch == source.WatchRecursive {
 				rw = 1
 			}
 			gauge(c.recursiveWatch, rw)

@@ -10,8 +10,9 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
-	"github.com/zkdr/zkdr/internal/zklog"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // Site names one site and the client addresses of its ZooKeeper servers.
@@ -173,8 +174,8 @@ func (m *Monitor) Subscribe(fn func(View)) (cancel func()) {
 
 func (m *Monitor) watchSite(ctx context.Context, s Site) error {
 	log := m.log.With("site", s.Name)
-	conn, _, err := zk.Connect(s.Servers, m.cfg.SessionTimeout,
-		zk.WithLogger(zklog.New(log)), zk.WithLogInfo(false))
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: s.Servers, SessionTimeout: m.cfg.SessionTimeout}, log,
+		zkconn.NoWait(), zkconn.WithConnOptions(zk.WithLogInfo(false)))
 	if err != nil {
 		return fmt.Errorf("connect to site %s: %w", s.Name, err)
 	}

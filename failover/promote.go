@@ -11,8 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // Sentinel errors of promotion and switchover (kept next to the code that
@@ -337,16 +338,16 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 func dialSiteZK(ctx context.Context, z configs.ZooKeeper, timeout time.Duration, log hclog.Logger) (*zk.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return replicator.DialZK(ctx, replicator.ZKConfig{
+	return zkconn.Dial(ctx, zkconn.Config{
 		Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal(),
-	}, log.Named("zk"), nil)
+	}, log.Named("zk"))
 }
 
 // readCheckpoint reads the applier checkpoint; zero when there is none.
-func readCheckpoint(ctx context.Context, conn *zk.Conn) (replicator.Checkpoint, error) {
-	cp, err := replicator.ReadCheckpoint(ctx, conn)
-	if errors.Is(err, replicator.ErrNoCheckpoint) {
-		return replicator.Checkpoint{}, nil
+func readCheckpoint(ctx context.Context, conn *zk.Conn) (applier.Checkpoint, error) {
+	cp, err := applier.ReadCheckpoint(ctx, conn)
+	if errors.Is(err, applier.ErrNoCheckpoint) {
+		return applier.Checkpoint{}, nil
 	}
 	return cp, err
 }

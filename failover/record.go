@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // RecordPath is where each ensemble keeps its site record. /zkdr is per site and
 // never replicated, so each ensemble's record speaks only for that ensemble.
-const RecordPath = "/zkdr/site"
+const RecordPath = zkpath.SiteRecord
 
 // Role is what a site does now.
 type Role string

@@ -15,8 +15,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
-	"github.com/zkdr/zkdr/replicator"
 )
 
 // RejoinOptions configure Rejoin.
@@ -27,7 +27,7 @@ type RejoinOptions struct {
 	Dir string
 	// Scope is the replicated scope: only nodes in it are compared, because
 	// only those are ever overwritten or deleted by the applier.
-	Scope  replicator.Scope
+	Scope  zkpath.Scope
 	Logger hclog.Logger
 }
 
@@ -102,7 +102,7 @@ func Rejoin(ctx context.Context, local, peer *zk.Conn, opts RejoinOptions) (Rejo
 	}
 
 	log.Info("comparing with the active site before anything is overwritten", "peer", peerRec.Site)
-	activeTree, err := zktree.Walk(ctx, peer, "/", zktree.Options{Skip: []string{"/zookeeper", "/zkdr"}})
+	activeTree, err := zktree.Walk(ctx, peer, "/", zktree.Options{Skip: zkpath.AlwaysExcluded()})
 	if err != nil {
 		return RejoinResult{}, fmt.Errorf("walk the active site: %w", err)
 	}
@@ -175,7 +175,7 @@ const rejoinDeleteBatch = 500
 
 // treeNodes yields the in-scope nodes of a walked tree as FindDivergence wants
 // them.
-func treeNodes(t zktree.Tree, scope replicator.Scope) iter.Seq2[ActiveNode, error] {
+func treeNodes(t zktree.Tree, scope zkpath.Scope) iter.Seq2[ActiveNode, error] {
 	return func(yield func(ActiveNode, error) bool) {
 		paths := make([]string, 0, len(t))
 		for p := range t {

@@ -14,8 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 // isPermanent reports whether a runner's error needs an operator, so the
@@ -52,7 +56,7 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 		defer cancel()
 		_ = app.Close(cctx)
 	}()
-	scfg := replicator.DefaultSourceConfig()
+	scfg := source.DefaultConfig()
 	scfg.Site, scfg.Epoch = d.cfg.Site, rec.Epoch
 	z := d.zkConfig()
 	scfg.Servers, scfg.SessionTimeout, scfg.Auth = z.Servers, z.SessionTimeout, z.Auth
@@ -63,7 +67,7 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 	scfg.SnapshotEveryEvents = d.cfg.Source.SnapshotEveryEvents
 	scfg.Watch = d.cfg.Source.Watch
 	scfg.Logger = d.log.Named("source")
-	src, err := replicator.NewSource(scfg, app)
+	src, err := source.New(scfg, app)
 	if err != nil {
 		return err
 	}
@@ -84,7 +88,7 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	}, peer.NATS.Domain); err != nil {
 		return err
 	}
-	acfg := replicator.DefaultApplierConfig()
+	acfg := applier.DefaultConfig()
 	acfg.Site = d.cfg.Site
 	acfg.Stream = stream
 	z := d.zkConfig()
@@ -101,11 +105,11 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	// that site published at an older epoch is a deposed tail (see MinEpoch).
 	acfg.MinEpoch = rec.Epoch
 	acfg.Logger = d.log.Named("applier")
-	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (replicator.JournalReader, error) {
+	acfg.OpenReader = func(ctx context.Context, startSeq uint64) (applier.JournalReader, error) {
 		return journal.NewReader(js, journal.ReaderConfig{Stream: stream, StartSeq: startSeq, Logger: d.log.Named("reader")})
 	}
 	acfg.RequestSnapshot = d.requestPeerSnapshot
-	ap, err := replicator.NewApplier(acfg)
+	ap, err := applier.New(acfg)
 	if err != nil {
 		return err
 	}
@@ -139,11 +143,11 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 
 // applyLoop runs the applier; after an undecodable message it waits for an
 // operator's skip and runs it again.
-func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream string) error {
+func (d *Daemon) applyLoop(ctx context.Context, ap *applier.Applier, stream string) error {
 	for {
 		err := ap.Run(ctx)
 		var de *journal.DecodeError
-		if ctx.Err() != nil || !errors.Is(err, replicator.ErrPoisonMessage) || !errors.As(err, &de) {
+		if ctx.Err() != nil || !errors.Is(err, applier.ErrPoisonMessage) || !errors.As(err, &de) {
 			return err
 		}
 		// An undecodable message needs an operator; `zkdr journal skip` moves
@@ -164,12 +168,12 @@ func (d *Daemon) applyLoop(ctx context.Context, ap *replicator.Applier, stream s
 
 // waitSkipped waits until the standby's checkpoint is at seq or beyond.
 func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
-	conn, err := replicator.DialZK(ctx, d.zkConfig(), d.log.Named("zk"), nil)
+	conn, err := zkconn.Dial(ctx, d.zkConfig(), d.log.Named("zk"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return replicator.WaitCheckpointPast(ctx, conn, seq)
+	return applier.WaitCheckpointPast(ctx, conn, seq)
 }
 
 // requestPeerSnapshot asks the peer (active) site's source for a fresh
@@ -177,7 +181,7 @@ func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
 // unreachable. The applier calls it after a retention gap.
 func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 	pz := d.cfg.Peer.ZooKeeper
-	zc := replicator.ZKConfig{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	zc := zkconn.Config{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = time.Second
 	b.MaxInterval = 30 * time.Second
@@ -186,12 +190,12 @@ func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 		// Bounded, so an unreachable peer is retried with a fresh connection.
 		actx, cancel := context.WithTimeout(ctx, 2*zc.SessionTimeout)
 		defer cancel()
-		conn, err := replicator.DialZK(actx, zc, d.log.Named("peer-zk"), nil)
+		conn, err := zkconn.Dial(actx, zc, d.log.Named("peer-zk"))
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		return replicator.RequestSnapshot(actx, conn, d.cfg.Site, reason)
+		return source.RequestSnapshot(actx, conn, d.cfg.Site, reason)
 	}
 	notify := func(err error, wait time.Duration) {
 		d.log.Warn("cannot ask the peer site for a snapshot yet; retrying", "peer", d.cfg.Peer.Name, "error", err, "in", wait)
@@ -201,28 +205,10 @@ func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
 
 // scopeOf is the replicated scope of a config, in source paths; the source and
 // the applier use the same one.
-func scopeOf(c *configs.Config) replicator.Scope {
-	s := replicator.Scope{Include: c.Replication.Include, Exclude: c.Replication.Exclude}
-	if c.Replication.Ephemeral == configs.EphemeralPersistent {
-		s.Ephemeral = []replicator.EphemeralRule{{Prefix: "/", Policy: replicator.EphemeralPersistent}}
-	}
-	for _, m := range c.Replication.Modes {
-		rule := replicator.ModeRule{Pattern: m.Pattern, Mode: journal.ModeContainer}
-		if m.Kind == configs.KindTTL {
-			rule.Mode, rule.TTL = journal.ModeTTL, m.TTL
-		}
-		s.Modes = append(s.Modes, rule)
-	}
-	return s
-}
+func scopeOf(c *configs.Config) zkpath.Scope { return c.Replication.Scope() }
 
 // mappingOf is the config's optional source-to-standby prefix mapping.
-func mappingOf(c *configs.Config) []replicator.PathMap {
-	if m := c.Replication.Mapping; m != nil {
-		return []replicator.PathMap{{From: m.From, To: m.To}}
-	}
-	return nil
-}
+func mappingOf(c *configs.Config) []zkpath.PathMap { return c.Replication.Mapper().Maps }
 
 func writerID(c *configs.Config) string {
 	host, _ := os.Hostname()

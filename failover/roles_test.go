@@ -8,6 +8,7 @@ import (
 
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // A role stopped by a fence is not run again (it would fence the other writer
@@ -15,8 +16,8 @@ import (
 func TestIsPermanent(t *testing.T) {
 	for _, err := range []error{
 		// What Applier.Run returns.
-		&replicator.StopError{Component: "applier", Permanent: true, Err: fmt.Errorf("apply: %w", replicator.ErrApplierFenced)},
-		fmt.Errorf("standby: %w", &replicator.StopError{Component: "applier", Permanent: true, Err: replicator.ErrExtendedTypesDisabled}),
+		&replicator.StopError{Component: "applier", Permanent: true, Err: fmt.Errorf("apply: %w", applier.ErrFenced)},
+		fmt.Errorf("standby: %w", &replicator.StopError{Component: "applier", Permanent: true, Err: applier.ErrExtendedTypesDisabled}),
 		fmt.Errorf("append: %w", journal.ErrFenced),
 	} {
 		if !isPermanent(err) {

@@ -11,9 +11,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // SwitchoverOptions tune Switchover.
@@ -181,7 +182,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	if time.Duration(rep.Lag) > opts.MaxLag {
 		return rep, fmt.Errorf("%w: lag %s is over %s (failover.max_lag_for_switchover)", ErrPreflight, rep.Lag, opts.MaxLag)
 	}
-	if g, engaged, err := replicator.ReadGuard(ctx, sp.standby); err == nil && engaged && g.State == replicator.GuardPaused {
+	if g, engaged, err := applier.ReadGuard(ctx, sp.standby); err == nil && engaged && g.State == applier.GuardPaused {
 		return rep, fmt.Errorf("%w: the delete guard holds %s's applier (zkdr guard release)", ErrPreflight, sp.standbyName)
 	}
 	rep.Epoch = NextEpoch(localRec, peerRec, Record{Epoch: cp.Epoch})
@@ -335,7 +336,7 @@ type Comparison struct {
 // the standby's applied watermark (a zxid of the active ensemble), read after
 // the walks.
 func CompareTrees(ctx context.Context, active, standby *zk.Conn, watermark func() int64) (Comparison, error) {
-	opts := zktree.Options{Skip: []string{"/zookeeper", "/zkdr"}}
+	opts := zktree.Options{Skip: zkpath.AlwaysExcluded()}
 	a, err := zktree.Walk(ctx, active, "/", opts)
 	if err != nil {
 		return Comparison{}, fmt.Errorf("walk the active site: %w", err)

@@ -93,15 +93,16 @@ func DefaultAppenderConfig(site string) AppenderConfig {
 		SnapshotSubject:  SnapshotSubjectName(site),
 		Site:             site,
 		MaxBatchBytes:    256 << 10,
-		Linger:           2 * time.Millisecond,
+		Linger:           5 * time.Millisecond,
 		MaxPending:       256,
 		AckTimeout:       10 * time.Second,
 		RetryMaxInterval: 5 * time.Second,
 	}
 }
 
-// Validate fills unset defaults and reports the first setting that cannot be used.
-func (c *AppenderConfig) Validate() error {
+// withDefaults returns c with every unset field filled from
+// DefaultAppenderConfig.
+func (c AppenderConfig) withDefaults() AppenderConfig {
 	d := DefaultAppenderConfig(c.Site)
 	if c.Stream == "" {
 		c.Stream = d.Stream
@@ -130,6 +131,13 @@ func (c *AppenderConfig) Validate() error {
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
 	}
+	return c
+}
+
+// Validate reports the first setting that cannot be used; an unset field
+// stands for its default. It does not change c.
+func (c AppenderConfig) Validate() error {
+	c = c.withDefaults()
 	switch {
 	case c.Site == "":
 		return errors.New("journal: appender site is required")
@@ -223,6 +231,7 @@ type Appender struct {
 
 // NewAppender validates cfg; it starts nothing (see Open).
 func NewAppender(js jetstream.JetStream, cfg AppenderConfig) (*Appender, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

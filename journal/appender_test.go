@@ -276,8 +276,14 @@ func TestAppenderConfigValidate(t *testing.T) {
 		}
 	}
 	c := AppenderConfig{Site: "east", WriterID: "w", Epoch: 1}
-	if err := c.Validate(); err != nil || c.Stream != "ZKDR_east" || c.Subject != "zkdr.east.journal" || c.MaxPending == 0 {
-		t.Fatalf("defaults not filled: %+v %v", c, err)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("unset fields stand for their defaults: %v", err)
+	}
+	if c != (AppenderConfig{Site: "east", WriterID: "w", Epoch: 1}) {
+		t.Fatalf("Validate changed its receiver: %+v", c)
+	}
+	if f := c.withDefaults(); f.Stream != "ZKDR_east" || f.Subject != "zkdr.east.journal" || f.MaxPending == 0 {
+		t.Fatalf("defaults not filled: %+v", f)
 	}
 }
 

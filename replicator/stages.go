@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -85,10 +86,6 @@ var (
 	ApplierStages = []string{StageAppendedDelivered, StageDeliveredApplied}
 )
 
-// StagesPath holds, in each site's own /zkdr subtree, the last StageReport of
-// the site's source (active) or applier (standby), for zkdr status.
-const StagesPath = "/zkdr/stages"
-
 // Default pace of the stage reports.
 const (
 	DefaultStageReportInterval = 10 * time.Second
@@ -96,7 +93,7 @@ const (
 	StageWindow = time.Minute
 )
 
-// StageReport is what a component writes to StagesPath: the median and 99th
+// StageReport is what a component writes to zkpath.Stages: the median and 99th
 // percentile of each of its stages over the last StageWindow (or since it
 // started, if later), estimated from the histograms' buckets as Prometheus's
 // histogram_quantile does.
@@ -150,34 +147,39 @@ func newStageReport(site, role string, at time.Time, span, every time.Duration, 
 	return r
 }
 
-// ReadStageReport reads the report at StagesPath; ok is false when there is none.
+// ReadStageReport reads the report at zkpath.Stages; ok is false when there is none.
 func ReadStageReport(ctx context.Context, conn *zk.Conn) (r StageReport, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return r, false, err
 	}
-	data, _, err := conn.Get(StagesPath)
+	data, _, err := conn.Get(zkpath.Stages)
 	if errors.Is(err, zk.ErrNoNode) {
 		return r, false, nil
 	}
 	if err != nil {
-		return r, false, fmt.Errorf("read %s: %w", StagesPath, err)
+		return r, false, fmt.Errorf("read %s: %w", zkpath.Stages, err)
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return r, false, fmt.Errorf("decode %s: %w", StagesPath, err)
+		return r, false, fmt.Errorf("decode %s: %w", zkpath.Stages, err)
 	}
 	return r, true, nil
 }
 
-// stageReporter writes a component's StageReport every interval. It keeps the
+// StageReporter writes a component's StageReport every interval. It keeps the
 // snapshots of the last StageWindow, so each report covers that window.
-type stageReporter struct {
-	site, role string
-	every      time.Duration
-	stages     []string
-	snap       func() StageLatency
-	// write stores a report; a failure only costs status its figures.
-	write func(ctx context.Context, data []byte) error
-	log   hclog.Logger
+type StageReporter struct {
+	// Site and Role ("source" or "applier") name the reporting component.
+	Site, Role string
+	// Every is the interval; 0 writes no report.
+	Every time.Duration
+	// Stages are the stages the component measures (SourceStages or
+	// ApplierStages).
+	Stages []string
+	// Snap returns the component's cumulative stage latencies.
+	Snap func() StageLatency
+	// Write stores a report; a failure only costs status its figures.
+	Write func(ctx context.Context, data []byte) error
+	Log   hclog.Logger
 }
 
 type stampedStages struct {
@@ -185,46 +187,46 @@ type stampedStages struct {
 	s  StageLatency
 }
 
-// run reports until ctx ends; it returns nil then, and never fails.
-func (sr stageReporter) run(ctx context.Context) error {
-	if sr.every <= 0 {
+// Run reports until ctx ends; it returns nil then, and never fails.
+func (sr StageReporter) Run(ctx context.Context) error {
+	if sr.Every <= 0 {
 		return nil
 	}
-	ring := []stampedStages{{time.Now(), sr.snap()}}
-	keep := int(StageWindow/sr.every) + 1
-	t := time.NewTicker(sr.every)
+	ring := []stampedStages{{time.Now(), sr.Snap()}}
+	keep := int(StageWindow/sr.Every) + 1
+	t := time.NewTicker(sr.Every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			cur := stampedStages{now, sr.snap()}
+			cur := stampedStages{now, sr.Snap()}
 			ring = append(ring, cur)
 			if len(ring) > keep {
 				ring = append(ring[:0], ring[len(ring)-keep:]...)
 			}
 			old := ring[0]
-			r := newStageReport(sr.site, sr.role, now, now.Sub(old.at), sr.every, cur.s.Sub(old.s), sr.stages)
+			r := newStageReport(sr.Site, sr.Role, now, now.Sub(old.at), sr.Every, cur.s.Sub(old.s), sr.Stages)
 			data, err := json.Marshal(r)
 			if err != nil {
 				return nil // cannot happen: plain fields
 			}
-			if err := sr.write(ctx, data); err != nil && ctx.Err() == nil {
-				sr.log.Debug("cannot record the stage latencies", "zk-path", StagesPath, "error", err)
+			if err := sr.Write(ctx, data); err != nil && ctx.Err() == nil {
+				sr.Log.Debug("cannot record the stage latencies", "zk-path", zkpath.Stages, "error", err)
 			}
 		}
 	}
 }
 
-// writeStagesZK stores a report with a go-zookeeper session, creating the
+// WriteStages stores a report with a go-zookeeper session, creating the
 // node when needed (/zkdr itself is made by the component's own start).
-func writeStagesZK(conn *zk.Conn, data []byte) error {
-	_, err := conn.Set(StagesPath, data, -1)
+func WriteStages(conn *zk.Conn, data []byte) error {
+	_, err := conn.Set(zkpath.Stages, data, -1)
 	if errors.Is(err, zk.ErrNoNode) {
-		_, err = conn.Create(StagesPath, data, 0, zk.WorldACL(zk.PermAll))
+		_, err = conn.Create(zkpath.Stages, data, 0, zk.WorldACL(zk.PermAll))
 		if errors.Is(err, zk.ErrNodeExists) {
-			_, err = conn.Set(StagesPath, data, -1)
+			_, err = conn.Set(zkpath.Stages, data, -1)
 		}
 	}
 	return err

@@ -3,11 +3,13 @@ package replicator
 import "errors"
 
 // StopError is what stopped a component for good, built where that is
-// decided: Applier.Run returns one for every error it does not retry itself
-// (an undecodable message, another applier took the standby over, an event of
-// an older epoch, a standby that refuses TTL nodes, a retention gap...). Its
-// caller reads it with errors.As and does not run the component again until
-// an operator has acted (skipped the message, fixed the standby, promoted).
+// decided: the applier's Run returns one for every error it does not retry
+// itself (an undecodable message, another applier took the standby over, an
+// event of an older epoch, a standby that refuses TTL nodes, a retention
+// gap...), and the source's Run one when the journal refuses its lineage
+// (journal.ErrFenced, journal.ErrStaleEpoch). Its caller reads it with
+// IsPermanent or errors.As and does not run the component again until an
+// operator has acted (skipped the message, fixed the standby, promoted).
 type StopError struct {
 	// Component is "applier" or "source"; Op what it was doing.
 	Component string

@@ -12,7 +12,7 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // dialSite connects to one site's ensemble with its configured credentials,
@@ -20,9 +20,9 @@ import (
 func dialSite(ctx context.Context, z configs.ZooKeeper, timeout time.Duration) (*zk.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return replicator.DialZK(ctx, replicator.ZKConfig{
+	return zkconn.Dial(ctx, zkconn.Config{
 		Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal(),
-	}, hclog.NewNullLogger(), nil)
+	}, hclog.NewNullLogger())
 }
 
 // siteJetStream connects to this site's NATS and returns a JetStream context

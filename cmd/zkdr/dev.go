@@ -18,6 +18,7 @@ import (
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/internal/natsserver"
 	"github.com/zkdr/zkdr/internal/ratelog"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
@@ -184,24 +185,15 @@ func devConfigs(eastZK, westZK []string, eastNATS, westNATS string) (map[string]
 }
 
 func dialDev(ctx context.Context, servers []string) (*zk.Conn, error) {
-	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(discardZK{}))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: 10 * time.Second, Auth: devAuth}, nil,
+		zkconn.WithConnOptions(zk.WithLogInfo(false)))
 	if err != nil {
-		return nil, err
-	}
-	if err := conn.AddAuth("digest", []byte(devAuth)); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := waitUntil(ctx, 30*time.Second, func() bool { return conn.State() == zk.StateHasSession }); err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("connect to ZooKeeper: %w", err)
 	}
 	return conn, nil
 }
-
-type discardZK struct{}
-
-func (discardZK) Printf(string, ...any) {}
 
 // seedDemo writes a small tree that shows what zkdr carries: data, ACLs,
 // containers, TTL nodes and sequential names.

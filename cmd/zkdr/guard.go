@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func init() {
@@ -31,15 +31,15 @@ func runGuard(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	g, ok, err := replicator.ReadGuard(ctx, conn)
+	g, ok, err := applier.ReadGuard(ctx, conn)
 	if err != nil {
 		return err
 	}
-	if !ok || g.State != replicator.GuardPaused {
+	if !ok || g.State != applier.GuardPaused {
 		fmt.Println("the delete guard is not holding anything")
 		return nil
 	}
-	if err := replicator.ReleaseGuard(ctx, conn); err != nil {
+	if err := applier.ReleaseGuard(ctx, conn); err != nil {
 		return err
 	}
 	fmt.Printf("released: %s sequences %d..%d deleting %d of %d replicated nodes proceed\n",

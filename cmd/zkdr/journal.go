@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func init() {
@@ -219,7 +219,7 @@ func journalSkip(ctx context.Context, args []string) error {
 	}
 	defer conn.Close()
 	stream := journal.StreamName(cfg.Peer.Name)
-	if err := replicator.SkipMessage(ctx, conn, stream, *seq, *reason); err != nil {
+	if err := applier.SkipMessage(ctx, conn, stream, *seq, *reason); err != nil {
 		return err
 	}
 	fmt.Printf("skipped %s sequence %s; the applier resumes after it\n", stream, strconv.FormatUint(*seq, 10))

@@ -13,8 +13,9 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/progress"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func init() {
@@ -56,16 +57,16 @@ func runReplay(ctx context.Context, args []string) error {
 		}
 	}
 	servers, root := splitConnect(*target)
-	rc := replicator.DefaultReplayConfig()
+	rc := applier.DefaultReplayConfig()
 	rc.Stream, rc.Servers, rc.Root, rc.Until, rc.Force, rc.Site = *stream, servers, root, point, *force, cfg.Site
 	rc.SessionTimeout = cfg.ZooKeeper.SessionTimeout
 	rc.Auth = os.Getenv(*authEnv)
 	if rc.Auth == "" {
 		rc.Auth = cfg.ZooKeeper.Auth.Reveal()
 	}
-	rc.Scope = replicator.Scope{Include: cfg.Replication.Include, Exclude: cfg.Replication.Exclude}
+	rc.Scope = zkpath.Scope{Include: cfg.Replication.Include, Exclude: cfg.Replication.Exclude}
 	if cfg.Replication.Ephemeral == configs.EphemeralPersistent {
-		rc.Scope.Ephemeral = []replicator.EphemeralRule{{Prefix: "/", Policy: replicator.EphemeralPersistent}}
+		rc.Scope.Ephemeral = []zkpath.EphemeralRule{{Prefix: "/", Policy: zkpath.EphemeralPersistent}}
 	}
 	if cfg.Applier.MaxBatchOps > 0 {
 		rc.MaxBatchOps = cfg.Applier.MaxBatchOps
@@ -77,7 +78,7 @@ func runReplay(ctx context.Context, args []string) error {
 	if *verbose {
 		rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "zkdr", Level: hclog.Info, Output: os.Stderr})
 	}
-	rp, err := replicator.NewReplay(rc, js)
+	rp, err := applier.NewReplay(rc, js)
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func newestStream(ctx context.Context, js jetstream.JetStream, cfg *configs.Conf
 
 // showReplayProgress reports the replay's progress on stderr until the
 // returned function is called: the snapshot's nodes, then the events after it.
-func showReplayProgress(rp *replicator.Replay) func() {
+func showReplayProgress(rp *applier.Replay) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -173,7 +174,7 @@ func showReplayProgress(rp *replicator.Replay) func() {
 	return func() { close(done); <-stopped }
 }
 
-func printReplay(rec *replicator.ReplayRecord, target string) {
+func printReplay(rec *applier.ReplayRecord, target string) {
 	fmt.Printf("replayed %s into %s\n", rec.Stream, target)
 	fmt.Printf("  point       %s", rec.Point)
 	if rec.PointAfterEnd {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
 func init() {
@@ -62,7 +62,7 @@ func runSnapshot(ctx context.Context, args []string) error {
 	}
 	asked := time.Now()
 	host, _ := os.Hostname()
-	if err := replicator.RequestSnapshot(ctx, conn, cfg.Site+"/"+host, *reason); err != nil {
+	if err := source.RequestSnapshot(ctx, conn, cfg.Site+"/"+host, *reason); err != nil {
 		return fmt.Errorf("write the request on %s: %w", active, err)
 	}
 	fmt.Printf("snapshot requested from %s's source\n", active)

@@ -13,6 +13,7 @@ import (
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 func init() {
@@ -21,17 +22,17 @@ func init() {
 
 // siteStatus is what status shows of one site. Secrets never enter it.
 type siteStatus struct {
-	Site       string                 `json:"site"`
-	Reachable  bool                   `json:"reachable"`
-	Role       string                 `json:"role,omitempty"`
-	Epoch      uint64                 `json:"epoch"`
-	Since      time.Time              `json:"since,omitzero"`
-	Journal    *streamStatus          `json:"journal,omitempty"` // this site's own stream
-	Mirror     *streamStatus          `json:"mirror,omitempty"`  // its mirror of the peer's stream
-	AppliedSeq uint64                 `json:"applied_seq,omitempty"`
-	Watermark  *watermark             `json:"watermark,omitempty"`
-	Guard      *replicator.GuardState `json:"delete_guard,omitempty"`
-	Resync     string                 `json:"resync,omitempty"`
+	Site       string              `json:"site"`
+	Reachable  bool                `json:"reachable"`
+	Role       string              `json:"role,omitempty"`
+	Epoch      uint64              `json:"epoch"`
+	Since      time.Time           `json:"since,omitzero"`
+	Journal    *streamStatus       `json:"journal,omitempty"` // this site's own stream
+	Mirror     *streamStatus       `json:"mirror,omitempty"`  // its mirror of the peer's stream
+	AppliedSeq uint64              `json:"applied_seq,omitempty"`
+	Watermark  *watermark          `json:"watermark,omitempty"`
+	Guard      *applier.GuardState `json:"delete_guard,omitempty"`
+	Resync     string              `json:"resync,omitempty"`
 	// AntiEntropy is the standby daemon's last comparison with the active site.
 	AntiEntropy *failover.AntiEntropyStatus `json:"anti_entropy,omitempty"`
 	// Stages is the site's last stage report (its source's or its applier's),
@@ -119,7 +120,7 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 		} else if !errors.Is(err, failover.ErrNoRecord) {
 			st.Errors = append(st.Errors, "site record: "+err.Error())
 		}
-		if cp, err := replicator.ReadCheckpoint(ctx, conn); err == nil {
+		if cp, err := applier.ReadCheckpoint(ctx, conn); err == nil {
 			st.AppliedSeq = cp.Seq
 			if cp.Resync != nil {
 				st.Resync = cp.Resync.String()
@@ -130,7 +131,7 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 				st.Watermark = &watermark{Zxid: cp.WatermarkZxid, Time: t, LagSec: time.Since(t).Seconds()}
 			}
 		}
-		if g, ok, err := replicator.ReadGuard(ctx, conn); err == nil && ok && g.State == replicator.GuardPaused {
+		if g, ok, err := applier.ReadGuard(ctx, conn); err == nil && ok && g.State == applier.GuardPaused {
 			st.Guard = &g
 		}
 		if ae, ok, err := failover.ReadAntiEntropy(ctx, conn); err == nil && ok {
@@ -234,7 +235,7 @@ func stageWindow(sites []siteStatus) time.Duration {
 	return w
 }
 
-func guardCell(g *replicator.GuardState) string {
+func guardCell(g *applier.GuardState) string {
 	if g == nil {
 		return "ok"
 	}

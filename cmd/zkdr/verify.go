@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/internal/progress"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
 
@@ -45,16 +46,12 @@ func runVerify(ctx context.Context, args []string) error {
 		servers, root := splitConnect(addr)
 		conns := make([]*zk.Conn, *sessions)
 		for j := range conns {
-			conn, _, err := zk.Connect(servers, 15*time.Second, zk.WithLogInfo(false), zk.WithLogger(discardZK{}))
+			conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: 15 * time.Second, Auth: os.Getenv(*auth)}, nil,
+				zkconn.NoWait(), zkconn.WithConnOptions(zk.WithLogInfo(false)))
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", addr, err)
 			}
 			defer conn.Close()
-			if a := os.Getenv(*auth); a != "" {
-				if err := conn.AddAuth("digest", []byte(a)); err != nil {
-					return fmt.Errorf("%s: add auth: %w", addr, err)
-				}
-			}
 			conns[j] = conn
 		}
 		g.Go(func() error {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // backlog stops the standby's daemon, builds a backlog of update events in the
@@ -137,7 +137,7 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 	// The same raw writes in the shape the applier sends them: its largest
 	// Multi, as many in flight as it keeps. Beside the ceiling above it tells
 	// the shape's cost from the applier's own.
-	ac := replicator.DefaultApplierConfig()
+	ac := applier.DefaultConfig()
 	res.ShapePerMulti, res.ShapeInFlight = p.cfg["west"].Applier.MaxBatchOps-1, ac.MaxInFlight
 	res.ShapeCeiling, err = multiCeiling(ctx, p.westConn, r.cfg, res.CeilingOps, res.ShapePerMulti, res.ShapeInFlight)
 	if err != nil {

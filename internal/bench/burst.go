@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // BurstResult is the burst scenario: Children creates under one fresh parent
@@ -267,8 +267,8 @@ func (r *Runner) removeBurst(ctx context.Context, p *zkdrPair, parent string, na
 		if p.failed() != nil {
 			return true
 		}
-		if g, ok, err := replicator.ReadGuard(ctx, p.westConn); err == nil && ok && g.State == replicator.GuardPaused {
-			if err := replicator.ReleaseGuard(ctx, p.westConn); err == nil {
+		if g, ok, err := applier.ReadGuard(ctx, p.westConn); err == nil && ok && g.State == applier.GuardPaused {
+			if err := applier.ReleaseGuard(ctx, p.westConn); err == nil {
 				released++
 				r.log.Info("delete guard paused on the burst's removal; released", "deletes", g.Deletes, "replicated", g.Replicated)
 			}

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/failover"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // drillWriter is a client that follows the active site (failover.Connect, as
@@ -403,7 +403,7 @@ func (r *Runner) waitStandbyLag(ctx context.Context, p *zkdrPair, site string, m
 	}
 	start := time.Now()
 	err := pollUntil(ctx, r.cfg.Timeout, 200*time.Millisecond, func() bool {
-		cp, err := replicator.ReadCheckpoint(ctx, conn)
+		cp, err := applier.ReadCheckpoint(ctx, conn)
 		return err == nil && time.Since(cp.WatermarkAt()) < maxLag
 	})
 	if err != nil {

@@ -18,9 +18,10 @@ import (
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/internal/natsserver"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // superAuth is the digest super user of every ensemble the bench starts: the
@@ -41,24 +42,15 @@ func startZK(dir, heap string, logger hclog.Logger) (*zkserver.Cluster, error) {
 
 // dialZK opens a super-authenticated session.
 func dialZK(ctx context.Context, servers []string) (*zk.Conn, error) {
-	conn, _, err := zk.Connect(servers, 15*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZK{}))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: 15 * time.Second, Auth: superAuth}, nil,
+		zkconn.WithConnOptions(zk.WithLogInfo(false)))
 	if err != nil {
-		return nil, err
-	}
-	if err := conn.AddAuth("digest", []byte(superAuth)); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := pollUntil(ctx, 30*time.Second, 50*time.Millisecond, func() bool { return conn.State() == zk.StateHasSession }); err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("zookeeper session: %w", err)
 	}
 	return conn, nil
 }
-
-type quietZK struct{}
-
-func (quietZK) Printf(string, ...any) {}
 
 // zkdrPair is a standby pair for zkdr: two ensembles, two NATS servers (west a
 // leaf of east) and the daemons' configs. The daemons run in this process.
@@ -206,10 +198,10 @@ func (p *zkdrPair) status(site string) failover.DaemonStatus {
 }
 
 // checkpoint reads the standby's applier checkpoint; zero before the first.
-func (p *zkdrPair) checkpoint(ctx context.Context) (replicator.Checkpoint, error) {
-	cp, err := replicator.ReadCheckpoint(ctx, p.westConn)
-	if errors.Is(err, replicator.ErrNoCheckpoint) {
-		return replicator.Checkpoint{}, nil
+func (p *zkdrPair) checkpoint(ctx context.Context) (applier.Checkpoint, error) {
+	cp, err := applier.ReadCheckpoint(ctx, p.westConn)
+	if errors.Is(err, applier.ErrNoCheckpoint) {
+		return applier.Checkpoint{}, nil
 	}
 	return cp, err
 }

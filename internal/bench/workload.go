@@ -14,7 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/internal/workload"
-	"github.com/zkdr/zkdr/replicator"
+	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/replicator/applier"
 )
 
 // WorkloadResult is the workload scenario: internal/workload's application
@@ -246,8 +247,8 @@ func (r *Runner) releaseGuard(ctx context.Context, p *zkdrPair) func() int {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if g, ok, err := replicator.ReadGuard(ctx, p.westConn); err == nil && ok && g.State == replicator.GuardPaused {
-				if err := replicator.ReleaseGuard(ctx, p.westConn); err == nil {
+			if g, ok, err := applier.ReadGuard(ctx, p.westConn); err == nil && ok && g.State == applier.GuardPaused {
+				if err := applier.ReleaseGuard(ctx, p.westConn); err == nil {
 					mu.Lock()
 					n++
 					mu.Unlock()
@@ -290,7 +291,7 @@ func (r *Runner) removeWorkload(ctx context.Context, wl *workload.Workload, pref
 	}
 	// The pair's daemons have stopped; their site record and heartbeat go
 	// too, so the next pair starts on the primary as the first one did.
-	if err := deleteAll(conn, "/zkdr"); err != nil {
+	if err := deleteAll(conn, zkpath.Root); err != nil {
 		return err
 	}
 	r.log.Info("workload removed from the primary", "znodes", n+1)

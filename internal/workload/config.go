@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // Config says which ensemble to drive, how big a tree to build and what mix
@@ -112,8 +114,7 @@ func (c Config) Validate() error {
 		return bad("auth must be \"user:password\"")
 	case c.Prefix != "" && (c.Prefix[0] != '/' || path.Clean(c.Prefix) != c.Prefix || c.Prefix == "/"):
 		return bad("prefix must be \"\" or a clean absolute path below /, not %q", c.Prefix)
-	case c.Prefix == "/zookeeper" || strings.HasPrefix(c.Prefix, "/zookeeper/") ||
-		c.Prefix == "/zkdr" || strings.HasPrefix(c.Prefix, "/zkdr/"):
+	case zkpath.IsAlwaysExcluded(c.Prefix):
 		return bad("prefix %q is in a reserved subtree", c.Prefix)
 	case c.Size < MinSize:
 		return bad("size must be at least %d, got %d", MinSize, c.Size)

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/internal/eventually"
-	"github.com/zkdr/zkdr/internal/zklog"
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
@@ -51,7 +51,7 @@ func newWorkload(t *testing.T, zks *zkserver.Cluster, tune func(*Config)) *Workl
 // connect opens a session of the test's own, to look at the tree.
 func connect(t *testing.T, zks *zkserver.Cluster) *zk.Conn {
 	t.Helper()
-	conn, _, err := zk.Connect(zks.Servers(), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(zklog.New(testLogger(t))))
+	conn, _, err := zk.Connect(zks.Servers(), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkconn.NewLogger(testLogger(t))))
 	if err != nil {
 		t.Fatal(err)
 	}

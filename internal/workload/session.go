@@ -2,14 +2,14 @@ package workload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
-	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
-	"github.com/zkdr/zkdr/internal/zklog"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // session is one client's ZooKeeper session: the controller's and producers'
@@ -77,30 +77,14 @@ func (s *session) close() {
 
 // dial opens a session and waits until the server has granted it.
 func dial(ctx context.Context, cfg *Config, log hclog.Logger) (*zk.Conn, error) {
-	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout, zk.WithLogger(zklog.New(log)), zk.WithLogInfo(false))
-	if err != nil {
-		return nil, err
+	dctx, cancel := context.WithTimeout(ctx, cfg.RetryFor)
+	defer cancel()
+	conn, err := zkconn.Dial(dctx, zkconn.Config{Servers: cfg.Servers, SessionTimeout: cfg.SessionTimeout, Auth: cfg.Auth}, log,
+		zkconn.WithConnOptions(zk.WithLogInfo(false)))
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The ensemble stayed unreachable: a failure of the connection, which
+		// the caller retries like any other.
+		return nil, fmt.Errorf("no session after %s: %w", cfg.RetryFor, zk.ErrNoServer)
 	}
-	if cfg.Auth != "" {
-		if err := conn.AddAuth("digest", []byte(cfg.Auth)); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("add digest credentials: %w", err)
-		}
-	}
-	b := backoff.WithContext(backoff.NewConstantBackOff(20*time.Millisecond), ctx)
-	deadline := time.Now().Add(cfg.RetryFor)
-	err = backoff.Retry(func() error {
-		if conn.State() == zk.StateHasSession {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return backoff.Permanent(fmt.Errorf("no session after %s: %w", cfg.RetryFor, zk.ErrNoServer))
-		}
-		return zk.ErrNoServer
-	}, b)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return conn, nil
+	return conn, err
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // Stamp is a node's version stamp as ZooKeeper keeps it. Each field moves on
@@ -97,7 +99,7 @@ func ReadStamped(ctx context.Context, conn *zk.Conn, p string, children bool, pa
 // Unreadable and left out with their subtrees.
 func WalkStamped(ctx context.Context, conn *zk.Conn, root string, opts Options, pace Pacer) (StampedTree, error) {
 	if opts.Skip == nil {
-		opts.Skip = []string{"/zookeeper", "/zkdr"}
+		opts.Skip = zkpath.AlwaysExcluded()
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
 // Node is one znode as seen by Walk.
@@ -61,7 +63,7 @@ func (o Options) skipped(p string) bool {
 // Walk reads every node under root. Nodes that vanish during the walk are left out.
 func Walk(ctx context.Context, conn *zk.Conn, root string, opts Options) (Tree, error) {
 	if opts.Skip == nil {
-		opts.Skip = []string{"/zookeeper", "/zkdr"}
+		opts.Skip = zkpath.AlwaysExcluded()
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64

@@ -1,0 +1,90 @@
+package zkpath
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/zkdr/zkdr/journal"
+)
+
+func TestScope(t *testing.T) {
+	s := Scope{
+		Include:   []string{"/a", "/a/b", "/c", "/zkdr"},
+		Exclude:   []string{"/a/x"},
+		Ephemeral: []EphemeralRule{{"/a", EphemeralPersistent}, {"/a/locks", EphemeralSkip}},
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"/a": true, "/a/b/c": true, "/a/x": false, "/a/x/y": false, "/a/xy": true,
+		"/c": true, "/cd": false, "/d": false, "/zkdr": false, "/zkdr/heartbeat": false, "/zookeeper": false,
+	} {
+		if got := s.Contains(p); got != want {
+			t.Errorf("Contains(%q) = %v, want %v", p, got, want)
+		}
+	}
+	if got := s.Roots(); !reflect.DeepEqual(got, []string{"/a", "/c"}) {
+		t.Errorf("Roots() = %v", got)
+	}
+	if got := (Scope{}).Roots(); !reflect.DeepEqual(got, []string{"/"}) {
+		t.Errorf("default roots = %v", got)
+	}
+	for p, want := range map[string]EphemeralPolicy{"/a/e": EphemeralPersistent, "/a/locks/l": EphemeralSkip, "/b/e": EphemeralSkip} {
+		if got := s.EphemeralPolicyFor(p); got != want {
+			t.Errorf("EphemeralPolicyFor(%q) = %s, want %s", p, got, want)
+		}
+	}
+	for _, bad := range []Scope{
+		{Include: []string{"a"}},
+		{Exclude: []string{"/a/"}},
+		{Ephemeral: []EphemeralRule{{"/a", "keep"}}},
+	} {
+		if err := bad.Validate(); !errors.Is(err, ErrInvalidScope) {
+			t.Errorf("Validate(%+v) = %v", bad, err)
+		}
+	}
+	if got := Parent("/a/b"); got != "/a" {
+		t.Errorf("Parent = %q", got)
+	}
+	if got := Parent("/a"); got != "/" {
+		t.Errorf("Parent = %q", got)
+	}
+}
+
+func TestScopeModeFor(t *testing.T) {
+	s := Scope{Modes: []ModeRule{
+		{Pattern: "/app/locks/*", Mode: journal.ModeContainer},
+		{Pattern: "/app/*/ttl-*", Mode: journal.ModeTTL, TTL: 90 * time.Second},
+	}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		mode journal.Mode
+		ttl  int64
+	}{
+		{"/app/locks/l1", journal.ModeContainer, 0},
+		{"/app/locks", journal.ModePersistent, 0},
+		{"/app/locks/l1/child", journal.ModePersistent, 0},
+		{"/app/x/ttl-1", journal.ModeTTL, 90000},
+		{"/other", journal.ModePersistent, 0},
+	} {
+		if m, ttl := s.ModeFor(tc.path); m != tc.mode || ttl != tc.ttl {
+			t.Errorf("ModeFor(%s) = %s %d, want %s %d", tc.path, m, ttl, tc.mode, tc.ttl)
+		}
+	}
+	for _, bad := range []ModeRule{
+		{Pattern: "app/*", Mode: journal.ModeContainer},
+		{Pattern: "/a/[", Mode: journal.ModeContainer},
+		{Pattern: "/a", Mode: journal.ModeTTL},
+		{Pattern: "/a", Mode: journal.ModeEphemeral},
+	} {
+		if err := (Scope{Modes: []ModeRule{bad}}).Validate(); err == nil {
+			t.Errorf("rule %+v accepted", bad)
+		}
+	}
+}
