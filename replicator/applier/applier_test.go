@@ -11,7 +11,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zkserver"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -25,7 +27,7 @@ func TestApplierConverges(t *testing.T) {
 	// Containers and TTL nodes are reaped within 200ms, which shows their modes:
 	// ZooKeeper reports ephemeralOwner 0 for both, so no stat can.
 	zkc := zkserver.StartT(t, zkserver.Config{
-		SuperDigest: testSuper, ExtendedTypes: true,
+		SuperDigest: zktest.Super, ExtendedTypes: true,
 		JavaProps: map[string]string{"zookeeper.forceSync": "no", "znode.container.checkIntervalMs": "200"},
 	})
 	j := newFakeJournal()
@@ -98,8 +100,8 @@ func TestApplierConverges(t *testing.T) {
 
 	a := startApplier(t, testApplierConfig(t, zkc, j))
 	waitApplied(t, a.Applier, j.last())
-	conn := adminConn(t, zkc.Servers())
-	waitFor(t, 60*time.Second, "the standby reaping the TTL node and the emptied container", func() bool {
+	conn := zktest.Admin(t, zkc.Servers())
+	eventually.True(t, 60*time.Second, "the standby reaping the TTL node and the emptied container", func() bool {
 		t1, _, _ := conn.Exists("/app/short-ttl")
 		t2, _, _ := conn.Exists("/app/emptied")
 		return !t1 && !t2
@@ -134,7 +136,7 @@ func TestApplierConverges(t *testing.T) {
 // checkpoint converges, and applies nothing twice: every standby node's version
 // equals the number of updates the journal holds for it.
 func TestApplierRestartExactlyOnce(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	rng := rand.New(rand.NewSource(1))
 	const nodes = 40
@@ -162,7 +164,7 @@ func TestApplierRestartExactlyOnce(t *testing.T) {
 	}
 	cfg := testApplierConfig(t, zkc, j)
 	cfg.MaxBatchOps = 50 // many batches, so cancellation lands between and inside them
-	cfg.Logger = testLogger(t, "west").Named("quiet")
+	cfg.Logger = zktest.Logger(t, "west").Named("quiet")
 	restarts := 0
 	for {
 		a := startApplier(t, cfg)
@@ -179,7 +181,7 @@ func TestApplierRestartExactlyOnce(t *testing.T) {
 		}
 	}
 	t.Logf("converged after %d restarts", restarts)
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	compareStandby(t, conn, want)
 	for p, n := range updates {
 		_, st, err := conn.Exists(p)
@@ -196,7 +198,7 @@ func TestApplierRestartExactlyOnce(t *testing.T) {
 // ErrFenced at its next Multi, however the two interleave their
 // pipelined Multis; the second carries on and the tree converges.
 func TestApplierFenced(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/f", "", journal.ModePersistent, openACL))
 	cfg := testApplierConfig(t, zkc, j)
@@ -211,7 +213,7 @@ func TestApplierFenced(t *testing.T) {
 		want[p] = zktree.Node{Data: []byte("x"), ACL: openACL}
 	}
 	var fenced, alive *runningApplier
-	waitFor(t, 60*time.Second, "one applier fenced", func() bool {
+	eventually.True(t, 60*time.Second, "one applier fenced", func() bool {
 		for _, c := range [][2]*runningApplier{{first, second}, {second, first}} {
 			select {
 			case err := <-c[0].done:
@@ -231,13 +233,13 @@ func TestApplierFenced(t *testing.T) {
 		t.Fatalf("the applier that claimed the standby last was fenced, want the first one")
 	}
 	waitApplied(t, alive.Applier, j.last())
-	compareStandby(t, adminConn(t, zkc.Servers()), want)
+	compareStandby(t, zktest.Admin(t, zkc.Servers()), want)
 }
 
 // After applying a history with high counters, a sequential create on the
 // standby returns a name that sorts after every replicated child.
 func TestApplierCarriesSequenceCounters(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	// /q: a queue whose parent event reports cversion 3000 (1500 creates and
 	// 1500 deletes on the primary), and whose newest child is item-0000001499.
@@ -268,7 +270,7 @@ func TestApplierCarriesSequenceCounters(t *testing.T) {
 
 	a := startApplier(t, testApplierConfig(t, zkc, j))
 	waitApplied(t, a.Applier, j.last())
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	for _, parent := range []string{"/q", "/s", "/snap"} {
 		kids, _, err := conn.Children(parent)
 		if err != nil {
@@ -297,7 +299,7 @@ func TestApplierCarriesSequenceCounters(t *testing.T) {
 // standby pauses the applier, shows the pause in /zkdr/guard and the stats,
 // and proceeds with exactly that batch once released.
 func TestApplierDeleteGuard(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/keep", "", journal.ModePersistent, openACL))
 	var evs []journal.Event
@@ -314,8 +316,8 @@ func TestApplierDeleteGuard(t *testing.T) {
 	cfg.DeleteGuardMinNodes = 10
 	a := startApplier(t, cfg)
 	waitApplied(t, a.Applier, small)
-	conn := adminConn(t, zkc.Servers())
-	waitFor(t, 60*time.Second, "guard paused", func() bool {
+	conn := zktest.Admin(t, zkc.Servers())
+	eventually.True(t, 60*time.Second, "guard paused", func() bool {
 		g, ok, err := ReadGuard(context.Background(), conn)
 		return err == nil && ok && g.State == GuardPaused
 	})
@@ -345,7 +347,7 @@ func TestApplierDeleteGuard(t *testing.T) {
 // An undecodable message stops the applier with its sequence; SkipMessage moves
 // the checkpoint past it and records that, and the applier continues after it.
 func TestApplierPoisonAndSkip(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/p", "", journal.ModePersistent, openACL))
 	bad := j.add(ev(journal.KindCreate, "/p/bad", "", journal.ModePersistent, openACL))
@@ -358,7 +360,7 @@ func TestApplierPoisonAndSkip(t *testing.T) {
 	if !errors.Is(err, ErrPoisonMessage) || !errors.As(err, &de) || de.Seq != bad || !strings.Contains(err.Error(), fmt.Sprint(bad)) {
 		t.Fatalf("run: %v, want poison at sequence %d", err, bad)
 	}
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	if err := SkipMessage(context.Background(), conn, cfg.Stream, bad+1, "wrong one"); !errors.Is(err, ErrSkipRefused) {
 		t.Errorf("skip of a later message: %v", err)
 	}
@@ -376,7 +378,7 @@ func TestApplierPoisonAndSkip(t *testing.T) {
 
 // An event of an older epoch stops the applier.
 func TestApplierStopsOnOldEpoch(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/g", "", journal.ModePersistent, openACL))
 	newer := ev(journal.KindUpdate, "/g", "2", journal.ModePersistent, nil)
@@ -399,7 +401,7 @@ func TestApplierStopsOnOldEpoch(t *testing.T) {
 // snapshot, applies it, and its end deletes what the gap hid a delete of. A
 // restart while resyncing, before and inside the snapshot, keeps resyncing.
 func TestApplierResyncAfterGap(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	hb := func(zxid int64) journal.Event {
 		return journal.Event{Site: "east", Epoch: 1, Kind: journal.KindHeartbeat, Zxid: zxid, Time: zxid * int64(time.Second)}
@@ -430,11 +432,11 @@ func TestApplierResyncAfterGap(t *testing.T) {
 		j.add(ev(journal.KindDelete, "/r/gone", "", journal.ModePersistent, nil)),
 		j.add(ev(journal.KindUpdate, "/r/keep", "2", journal.ModePersistent, nil), hb(31)),
 	}
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	state := fmt.Sprintf("resyncing after retention gap at seq %d", gapAt)
 	checkResyncing := func(b *runningApplier, skipped uint64) {
 		t.Helper()
-		waitFor(t, 60*time.Second, "the gap to be reported and the post-gap messages skipped", func() bool {
+		eventually.True(t, 60*time.Second, "the gap to be reported and the post-gap messages skipped", func() bool {
 			st := b.Stats()
 			return st.State == state && st.ResyncSkipped >= skipped
 		})
@@ -510,7 +512,7 @@ func TestApplierResyncAfterGap(t *testing.T) {
 // snapshot-end deletes what the snapshot did not mention, also when the
 // applier restarts between the begin and the end.
 func TestApplierSnapshotEndAcrossRestart(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/s", "", journal.ModePersistent, openACL),
 		ev(journal.KindCreate, "/s/stale", "", journal.ModePersistent, openACL),
@@ -526,7 +528,7 @@ func TestApplierSnapshotEndAcrossRestart(t *testing.T) {
 	if err := a.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	cp, _ := ReadCheckpoint(context.Background(), conn)
 	if cp.Snapshot == nil || cp.Snapshot.ID != 5 {
 		t.Fatalf("checkpoint does not record the open snapshot: %+v", cp)
@@ -553,13 +555,13 @@ func TestApplierSnapshotEndAcrossRestart(t *testing.T) {
 // Changes made behind the applier's back (a node it believes missing exists, a
 // node it believes present is gone) are translated, not fatal.
 func TestApplierRedoesRefusedBatch(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/x", "", journal.ModePersistent, openACL),
 		ev(journal.KindCreate, "/x/a", "a", journal.ModePersistent, openACL))
 	a := startApplier(t, testApplierConfig(t, zkc, j))
 	waitApplied(t, a.Applier, 1)
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	if _, err := conn.Create("/x/b", []byte("intruder"), 0, openACL); err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +586,7 @@ func TestApplierRedoesRefusedBatch(t *testing.T) {
 // skipped.
 func TestApplierPipelineRefusalExactlyOnce(t *testing.T) {
 	const sets, refusedAt = 600, 300
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/pl", "", journal.ModePersistent, openACL),
 		ev(journal.KindCreate, "/pl/v", "", journal.ModePersistent, openACL),
@@ -594,7 +596,7 @@ func TestApplierPipelineRefusalExactlyOnce(t *testing.T) {
 	cfg.MaxInFlight = 4
 	a := startApplier(t, cfg)
 	waitApplied(t, a.Applier, j.last())
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	if err := conn.Delete("/pl/gone", -1); err != nil {
 		t.Fatal(err)
 	}
@@ -635,7 +637,7 @@ func TestApplierPipelineRefusalExactlyOnce(t *testing.T) {
 // were not written (their aversion is still 0): the ACLs read ahead of planning
 // are the standby's.
 func TestApplierACLsAfterRestart(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	const nodes = 60
 	aclOf := func(i int, flipped bool) []zk.ACL {
@@ -669,7 +671,7 @@ func TestApplierACLsAfterRestart(t *testing.T) {
 	}
 	a = startApplier(t, cfg)
 	waitApplied(t, a.Applier, j.last())
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	compareStandby(t, conn, want)
 	changed := 0
 	for i := range nodes {
@@ -715,7 +717,7 @@ func TestApplierConfigValidate(t *testing.T) {
 // cut into messages: a subtree deleted node by node over several messages
 // pauses before any of it is deleted on the standby.
 func TestApplierDeleteGuardWindow(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	var evs []journal.Event
 	evs = append(evs, ev(journal.KindCreate, "/big", "", journal.ModePersistent, openACL))
@@ -735,8 +737,8 @@ func TestApplierDeleteGuardWindow(t *testing.T) {
 	}
 	j.add(rest...)
 	j.add(journal.Event{Site: "east", Epoch: 1, Kind: journal.KindHeartbeat, Zxid: 900, Time: time.Now().UnixNano()})
-	conn := adminConn(t, zkc.Servers())
-	waitFor(t, 60*time.Second, "guard paused", func() bool {
+	conn := zktest.Admin(t, zkc.Servers())
+	eventually.True(t, 60*time.Second, "guard paused", func() bool {
 		g, ok, err := ReadGuard(context.Background(), conn)
 		return err == nil && ok && g.State == GuardPaused
 	})

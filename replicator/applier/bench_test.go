@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -19,8 +20,8 @@ import (
 // never the absolute figures, across machines.
 func BenchmarkApplierBacklog(b *testing.B) {
 	const nodes, events, perMsg = 1000, 100_000, 10
-	zkc := startZK(b)
-	conn := adminConn(b, zkc.Servers())
+	zkc := zktest.Start(b)
+	conn := zktest.Admin(b, zkc.Servers())
 	data := make([]byte, 100)
 	for range b.N {
 		j := newFakeJournal()

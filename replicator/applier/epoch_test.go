@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/eventually"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -13,12 +15,12 @@ import (
 // now would bring back writes the pair has moved past. Epoch-3 events after the
 // tail apply.
 func TestApplierSkipsDeposedTail(t *testing.T) {
-	zkc := startZK(t)
+	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	j.add(ev(journal.KindCreate, "/t", "base", journal.ModePersistent, openACL))
 	cfg := testApplierConfig(t, zkc, j)
 	a := startApplier(t, cfg)
-	waitFor(t, 60*time.Second, "the first event applied", func() bool { return a.Stats().AppliedSeq == 1 })
+	eventually.True(t, 60*time.Second, "the first event applied", func() bool { return a.Stats().AppliedSeq == 1 })
 	a.stop(t)
 
 	tail := []journal.Event{
@@ -40,9 +42,9 @@ func TestApplierSkipsDeposedTail(t *testing.T) {
 	// The pair moved on: the standby now follows epoch 3.
 	cfg.MinEpoch = 3
 	a = startApplier(t, cfg)
-	waitFor(t, 60*time.Second, "the whole journal applied", func() bool { return a.Stats().AppliedSeq == last })
+	eventually.True(t, 60*time.Second, "the whole journal applied", func() bool { return a.Stats().AppliedSeq == last })
 
-	conn := adminConn(t, zkc.Servers())
+	conn := zktest.Admin(t, zkc.Servers())
 	if data, _, err := conn.Get("/t"); err != nil || string(data) != "new epoch" {
 		t.Fatalf("/t = %q (%v), want the epoch-3 value", data, err)
 	}

@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/hashicorp/go-hclog"
 
-	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zkserver"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -122,9 +121,9 @@ func testApplierConfig(t testing.TB, c *zkserver.Cluster, j *fakeJournal) Config
 	cfg.Site, cfg.Stream = "west", "ZKDR_east"
 	cfg.Servers = c.Servers()
 	cfg.SessionTimeout = 4 * time.Second
-	cfg.Auth = testSuper
+	cfg.Auth = zktest.Super
 	cfg.OpenReader = j.open
-	cfg.Logger = testLogger(t, "west")
+	cfg.Logger = zktest.Logger(t, "west")
 	return cfg
 }
 
@@ -176,20 +175,9 @@ func (ra *runningApplier) wait(t testing.TB, timeout time.Duration) error {
 	}
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func waitApplied(t testing.TB, a *Applier, seq uint64) {
 	t.Helper()
-	waitFor(t, 90*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool { return a.Stats().AppliedSeq >= seq })
+	eventually.True(t, 90*time.Second, fmt.Sprintf("sequence %d applied", seq), func() bool { return a.Stats().AppliedSeq >= seq })
 }
 
 // apModel is the primary's tree as the test's events describe it.
@@ -233,38 +221,4 @@ func compareStandby(t testing.TB, conn *zk.Conn, want apModel) {
 		}
 		t.FailNow()
 	}
-}
-
-const testSuper = "super:secret"
-
-func testLogger(t testing.TB, name string) hclog.Logger {
-	level := hclog.Info
-	if l := os.Getenv("ZKDR_TEST_LOG"); l != "" {
-		level = hclog.LevelFromString(l)
-	}
-	return hclog.New(&hclog.LoggerOptions{Name: name, Output: zkserver.TestWriter{T: t}, Level: level})
-}
-
-func startZK(t testing.TB) *zkserver.Cluster {
-	t.Helper()
-	return zkserver.StartT(t, zkserver.Config{
-		SuperDigest:   testSuper,
-		ExtendedTypes: true,
-		TickTime:      200 * time.Millisecond, // session timeouts from 400ms: quick expiry tests
-		JavaProps:     map[string]string{"zookeeper.forceSync": "no"},
-		Logger:        hclog.NewNullLogger(),
-	})
-}
-
-// adminConn is a super-user client of the standby, closed in t.Cleanup.
-func adminConn(t testing.TB, servers []string) *zk.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: 4 * time.Second, Auth: testSuper}, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatalf("dial admin: %v", err)
-	}
-	t.Cleanup(conn.Close)
-	return conn
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/eventually"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -19,8 +21,8 @@ func TestApplierTimesStages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zkc := startZK(t)
-	admin := adminConn(t, zkc.Servers())
+	zkc := zktest.Start(t)
+	admin := zktest.Admin(t, zkc.Servers())
 	j := newFakeJournal()
 	stored := time.Now().Add(-time.Second) // a second before anything reads it
 	const snap = 42
@@ -48,7 +50,7 @@ func TestApplierTimesStages(t *testing.T) {
 	if st.CommitSeen.Count() != 0 || st.ReadAppended.Count() != 0 {
 		t.Fatalf("the applier reports source stages: %+v", st)
 	}
-	waitFor(t, 60*time.Second, "a stage report from the applier", func() bool {
+	eventually.True(t, 60*time.Second, "a stage report from the applier", func() bool {
 		r, ok, err := replicator.ReadStageReport(context.Background(), admin)
 		if err != nil || !ok {
 			return false

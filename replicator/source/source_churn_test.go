@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -62,13 +63,13 @@ func TestSourceWalkDuringChurn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/churn", nil)
 	rounds := 10
 	for round := 0; round < rounds; round++ {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			writers := adminConn(t, zks.Servers())
+			writers := zktest.Admin(t, zks.Servers())
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); churn(ctx, writers, "/churn", 3, int64(round*10)) }()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -16,16 +15,12 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/hashicorp/go-hclog"
 
-	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
-	"github.com/zkdr/zkdr/internal/zkserver"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
 )
-
-const testSuper = "super:secret"
 
 // fakePub records events in order; fail, when set, makes Append fail.
 type fakePub struct {
@@ -184,47 +179,15 @@ func sourceWaitFor(t testing.TB, timeout time.Duration, what string, cond func()
 	}
 }
 
-func testLogger(t testing.TB, name string) hclog.Logger {
-	level := hclog.Info
-	if l := os.Getenv("ZKDR_TEST_LOG"); l != "" {
-		level = hclog.LevelFromString(l)
-	}
-	return hclog.New(&hclog.LoggerOptions{Name: name, Output: zkserver.TestWriter{T: t}, Level: level})
-}
-
-func startZK(t testing.TB) *zkserver.Cluster {
-	t.Helper()
-	return zkserver.StartT(t, zkserver.Config{
-		SuperDigest:   testSuper,
-		ExtendedTypes: true,
-		TickTime:      200 * time.Millisecond, // session timeouts from 400ms: quick expiry tests
-		JavaProps:     map[string]string{"zookeeper.forceSync": "no"},
-		Logger:        hclog.NewNullLogger(),
-	})
-}
-
-// adminConn is a super-user client of the primary, closed in t.Cleanup.
-func adminConn(t testing.TB, servers []string) *zk.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := zkconn.Dial(ctx, zkconn.Config{Servers: servers, SessionTimeout: 4 * time.Second, Auth: testSuper}, hclog.NewNullLogger())
-	if err != nil {
-		t.Fatalf("dial admin: %v", err)
-	}
-	t.Cleanup(conn.Close)
-	return conn
-}
-
 func testSourceConfig(t testing.TB, servers []string) Config {
 	cfg := DefaultConfig()
 	cfg.Site, cfg.Epoch = "east", 1
 	cfg.Servers = servers
 	cfg.SessionTimeout = 4 * time.Second
-	cfg.Auth = testSuper
+	cfg.Auth = zktest.Super
 	cfg.HeartbeatInterval = 100 * time.Millisecond
 	cfg.ReadConcurrency = 64
-	cfg.Logger = testLogger(t, "east")
+	cfg.Logger = zktest.Logger(t, "east")
 	return cfg
 }
 

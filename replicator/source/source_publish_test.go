@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -87,8 +88,8 @@ func TestApplyGuards(t *testing.T) {
 // guards that answer a doubt by reading the node again.
 func newLiveApplySource(t *testing.T) (*Source, *fakePub, *zk.Conn) {
 	t.Helper()
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	s, pub := newApplyOnlySource(t)
 	s.conn = admin
 	return s, pub, admin

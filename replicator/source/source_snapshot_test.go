@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 )
 
@@ -81,8 +82,8 @@ func TestSourceSnapshotOnRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/burst", nil)
 	mustCreate(t, admin, "/big", nil)
 	createChildren(t, admin, "/big", 3000, 10)
@@ -126,8 +127,8 @@ func TestSourcePeriodicSnapshots(t *testing.T) {
 		events   int64
 	}{{"interval", 300 * time.Millisecond, 0}, {"events", 0, 300}} {
 		t.Run(tc.name, func(t *testing.T) {
-			zks := startZK(t)
-			admin := adminConn(t, zks.Servers())
+			zks := zktest.Start(t)
+			admin := zktest.Admin(t, zks.Servers())
 			mustCreate(t, admin, "/burst", nil)
 			pub := &fakePub{}
 			cfg := testSourceConfig(t, zks.Servers())

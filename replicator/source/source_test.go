@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -67,8 +68,8 @@ func TestSourceCapturesTree(t *testing.T) {
 }
 
 func testSourceCapturesTree(t *testing.T, watch string) {
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	buildRichTree(t, admin)
 
 	pub := &fakePub{}
@@ -239,7 +240,7 @@ func runWriters(t *testing.T, servers []string, n, steps int, recursive bool, pa
 		wg  sync.WaitGroup
 	)
 	for i := 0; i < n; i++ {
-		conn := adminConn(t, servers)
+		conn := zktest.Admin(t, servers)
 		root := fmt.Sprintf("/burst/w%d", i)
 		mustCreate(t, conn, root, nil)
 		w := &writer{conn: conn, root: root, rnd: rand.New(rand.NewSource(int64(i))), mu: &mu, log: &log}
@@ -282,8 +283,8 @@ func TestSourceBurstConverges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/burst", nil)
 	pub := &fakePub{}
 	src := runSource(t, testSourceConfig(t, zks.Servers()), pub)
@@ -316,8 +317,8 @@ func TestSourceWatermark(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/burst", nil)
 	pub := &fakePub{}
 	cfg := testSourceConfig(t, zks.Servers())
@@ -411,8 +412,8 @@ func TestSourceSurvivesSessionExpiry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/burst", nil)
 	proxy := newCutProxy(t, zks.Servers()[0])
 	pub := &fakePub{}
@@ -457,8 +458,8 @@ func TestSourcePublishErrorIsPermanent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/a", nil)
 	boom := errors.New("journal: fenced")
 	pub := &fakePub{fail: boom}
@@ -482,8 +483,8 @@ func TestSourceFencedJournalIsPermanent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/a", nil)
 	for _, tc := range []struct {
 		name      string
@@ -518,8 +519,8 @@ func TestSourceACLChanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/a", []byte("1"))
 	mustCreate(t, admin, "/b", []byte("1"))
 	pub := &fakePub{}

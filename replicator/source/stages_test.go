@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -50,8 +51,8 @@ func TestSourceTimesStages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/app", []byte("a"))
 	createChildren(t, admin, "/app", 50, 10)
 	for _, watch := range []string{WatchRecursive, WatchOneShot} {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
 )
@@ -32,8 +33,8 @@ func TestBootstrapRate(t *testing.T) {
 	if os.Getenv("ZKDR_BENCH") == "" {
 		t.Skip("set ZKDR_BENCH=1 to measure the bootstrap rate")
 	}
-	zks := startZK(t)
-	admin := adminConn(t, zks.Servers())
+	zks := zktest.Start(t)
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/bench", nil)
 	start := time.Now()
 	for i := 0; i < 100; i++ {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/internal/zkserver"
+	"github.com/zkdr/zkdr/internal/zktest"
 )
 
 // A server whose watch manager cannot hold persistent watches stands in for
@@ -18,9 +19,9 @@ func TestSourceWithoutRecursiveWatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real ZooKeeper")
 	}
-	zks := zkserver.StartT(t, zkserver.Config{Servers: 1, SuperDigest: testSuper,
+	zks := zkserver.StartT(t, zkserver.Config{Servers: 1, SuperDigest: zktest.Super,
 		JavaProps: map[string]string{"zookeeper.watchManagerName": "org.apache.zookeeper.server.watch.WatchManagerOptimized"}})
-	admin := adminConn(t, zks.Servers())
+	admin := zktest.Admin(t, zks.Servers())
 	mustCreate(t, admin, "/app", []byte("a"))
 	mustCreate(t, admin, "/app/x", []byte("x"))
 
