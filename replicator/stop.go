@@ -14,8 +14,12 @@ type StopError struct {
 	// Component is "applier" or "source"; Op what it was doing.
 	Component string
 	Op        string
-	// Seq is the journal sequence it stopped at, 0 if none.
-	Seq uint64
+	// Path is the znode concerned, "" if none.
+	Path string
+	// Seq is the journal sequence it stopped at, 0 if none; Zxid the
+	// primary's zxid of the message's first event there, 0 if none.
+	Seq  uint64
+	Zxid int64
 	// Permanent is false for an error that running the component again may
 	// mend.
 	Permanent bool

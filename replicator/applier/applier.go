@@ -141,5 +141,5 @@ func (a *Applier) Run(ctx context.Context) error {
 	next := a.stats.AppliedSeq + 1
 	a.mu.Unlock()
 	// Everything else was retried above: this needs an operator.
-	return &replicator.StopError{Component: "applier", Op: "apply", Seq: next, Permanent: true, Err: err}
+	return asStop(err, next)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
+	"github.com/zkdr/zkdr/replicator"
 )
 
 const ttlMillis = 3_600_000
@@ -360,6 +361,10 @@ func TestApplierPoisonAndSkip(t *testing.T) {
 	if !errors.Is(err, ErrPoisonMessage) || !errors.As(err, &de) || de.Seq != bad || !strings.Contains(err.Error(), fmt.Sprint(bad)) {
 		t.Fatalf("run: %v, want poison at sequence %d", err, bad)
 	}
+	var se *replicator.StopError
+	if !errors.As(err, &se) || !se.Permanent || se.Op != "decode" || se.Seq != bad {
+		t.Fatalf("run: %#v, want a permanent decode stop at sequence %d", se, bad)
+	}
 	conn := zktest.Admin(t, zkc.Servers())
 	if err := SkipMessage(context.Background(), conn, cfg.Stream, bad+1, "wrong one"); !errors.Is(err, ErrSkipRefused) {
 		t.Errorf("skip of a later message: %v", err)
@@ -384,11 +389,18 @@ func TestApplierStopsOnOldEpoch(t *testing.T) {
 	newer := ev(journal.KindUpdate, "/g", "2", journal.ModePersistent, nil)
 	newer.Epoch = 2
 	j.add(newer)
-	j.add(ev(journal.KindUpdate, "/g", "old", journal.ModePersistent, nil)) // epoch 1 after epoch 2
+	old := ev(journal.KindUpdate, "/g", "old", journal.ModePersistent, nil) // epoch 1 after epoch 2
+	old.Zxid = 0x100000077
+	j.add(old)
 	cfg := testApplierConfig(t, zkc, j)
 	a := startApplier(t, cfg)
-	if err := a.wait(t, 60*time.Second); !errors.Is(err, ErrEventEpoch) {
+	err := a.wait(t, 60*time.Second)
+	if !errors.Is(err, ErrEventEpoch) {
 		t.Fatalf("run: %v, want ErrEventEpoch", err)
+	}
+	var se *replicator.StopError
+	if !errors.As(err, &se) || !se.Permanent || se.Op != "plan" || se.Seq != 3 || se.Zxid != old.Zxid {
+		t.Fatalf("run: %#v, want a permanent plan stop at sequence 3", se)
 	}
 	if st := a.Stats(); st.AppliedSeq != 2 || st.Epoch != 2 {
 		t.Errorf("stats %+v", st)

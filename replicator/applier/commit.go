@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
@@ -31,7 +30,7 @@ func (r *run) multi(ops []any) ([]zk.MultiResponse, error) {
 		}
 	}
 	if isUnimplemented(err) {
-		return nil, backoff.Permanent(fmt.Errorf("%w: %w", ErrApply, err))
+		return nil, stop("multi", "", nil, fmt.Errorf("%w: %w", ErrApply, err))
 	}
 	return nil, fmt.Errorf("multi of %d ops: %w", len(ops), err)
 }
@@ -163,7 +162,7 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 		}
 		if err := s.direct(ctx, r.conn); err != nil {
 			if errors.Is(err, ErrExtendedTypesDisabled) {
-				return backoff.Permanent(err)
+				return stopAt("create", "", mp.seq, err)
 			}
 			if isRefusal(err) {
 				return &refusedError{err: err, op: -1}

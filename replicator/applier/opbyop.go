@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
@@ -22,7 +21,7 @@ func (r *run) applyOpByOp(ctx context.Context, mp *msgPlan) error {
 		if s.direct != nil {
 			if err := s.direct(ctx, r.conn); err != nil {
 				if errors.Is(err, ErrExtendedTypesDisabled) {
-					return backoff.Permanent(err)
+					return stopAt("create", "", mp.seq, err)
 				}
 				return err
 			}

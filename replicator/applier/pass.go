@@ -6,11 +6,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 )
@@ -74,7 +74,7 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	cp, err := loadCheckpoint(ctx, conn, a.cfg.Stream)
 	if err != nil {
 		if errors.Is(err, ErrBadCheckpoint) {
-			return backoff.Permanent(err)
+			return stop("read the checkpoint", zkpath.Checkpoint, nil, err)
 		}
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/journal"
@@ -95,7 +94,7 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 		}
 		if msg.Seq <= r.committed.Seq {
 			if _, err := r.pl.plan(msg, true); err != nil {
-				return pending[from:], backoff.Permanent(err)
+				return pending[from:], stop("plan", "", &msg, err)
 			}
 			consumed(i)
 			i++
@@ -139,7 +138,7 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 			if back, derr := r.reapAll(ctx); derr != nil {
 				return append(back, pending[from:]...), derr
 			}
-			return pending[from:], backoff.Permanent(err)
+			return pending[from:], stop("plan", "", &msg, err)
 		}
 		if !b.empty() && (!mp.simple() || !r.fits(&b, mp)) {
 			// Take the plan back, send what is batched, plan it again after.

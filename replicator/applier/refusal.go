@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
@@ -58,7 +57,7 @@ func (r *run) recover(ctx context.Context, refused *refusedError) error {
 	}
 	if ost.Version != r.owner {
 		r.a.log.Error("another applier claimed the standby; stopping", "journal-seq", r.committed.Seq)
-		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d, this applier claimed version %d",
+		return stopAt("claim the standby", zkpath.Owner, 0, fmt.Errorf("%w: %s is at version %d, this applier claimed version %d",
 			ErrFenced, zkpath.Owner, ost.Version, r.owner))
 	}
 	cp, err := ReadCheckpoint(ctx, r.conn)
@@ -67,7 +66,7 @@ func (r *run) recover(ctx context.Context, refused *refusedError) error {
 	}
 	if cp.Version != r.committed.Version {
 		r.a.log.Error("checkpoint moved under the applier: another applier took over; stopping", "journal-seq", cp.Seq)
-		return backoff.Permanent(fmt.Errorf("%w: %s is at version %d (sequence %d), expected version %d",
+		return stopAt("checkpoint", zkpath.Checkpoint, 0, fmt.Errorf("%w: %s is at version %d (sequence %d), expected version %d",
 			ErrFenced, zkpath.Checkpoint, cp.Version, cp.Seq, r.committed.Version))
 	}
 	if refused.outOfOrder {

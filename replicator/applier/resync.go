@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
@@ -21,7 +20,7 @@ func (r *run) fetchFailed(ctx context.Context, err error) error {
 	switch {
 	case errors.As(err, &de):
 		a.log.Error("undecodable journal message; skip it with `zkdr journal skip --seq N` once understood", "journal-seq", de.Seq, "error", err)
-		return backoff.Permanent(fmt.Errorf("%w: stream %s sequence %d: %w", ErrPoisonMessage, a.cfg.Stream, de.Seq, err))
+		return stopAt("decode", "", de.Seq, fmt.Errorf("%w: stream %s sequence %d: %w", ErrPoisonMessage, a.cfg.Stream, de.Seq, err))
 	case errors.Is(err, journal.ErrRetentionGap):
 		missing := r.startSeq
 		if r.readTo > 0 {
@@ -64,7 +63,7 @@ func (r *run) enterResync(ctx context.Context, missing uint64, cause error) erro
 	next.Snapshot = nil
 	st, err := r.conn.Set(zkpath.Checkpoint, next.encode(), r.committed.Version)
 	if errors.Is(err, zk.ErrBadVersion) {
-		return backoff.Permanent(fmt.Errorf("%w: %s moved while recording a retention gap", ErrFenced, zkpath.Checkpoint))
+		return stopAt("record a retention gap", zkpath.Checkpoint, missing, fmt.Errorf("%w: %s moved while recording a retention gap", ErrFenced, zkpath.Checkpoint))
 	}
 	if err != nil {
 		return fmt.Errorf("record retention gap in checkpoint: %w", err)
