@@ -9,3 +9,8 @@ var (
 	// ErrConnect means no ZooKeeper session could be established.
 	ErrConnect = errors.New("zkconn: connect to zookeeper")
 )
+
+// ErrDigestUnavailable means the server cannot tell its tree digest: it is
+// older than 3.6, runs with zookeeper.digest.enabled=false, or refuses the
+// srvr or hash four-letter words.
+var ErrDigestUnavailable = errors.New("zkconn: tree digest unavailable")

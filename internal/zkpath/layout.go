@@ -39,6 +39,10 @@ const (
 	Guard = "/zkdr/guard"
 	// ReplayRecord, on a replay's target, says what was replayed into it.
 	ReplayRecord = "/zkdr/replay"
+	// DigestProbe never exists: deleting it at version -2 (no version ever
+	// matches) fails and takes a zxid without changing the tree, which moves
+	// ZooKeeper to its next logged tree digest (zkconn.TreeDigest).
+	DigestProbe = "/zkdr/digest-probe"
 )
 
 // AlwaysExcluded returns the subtrees that are never replicated: ZooKeeper's

@@ -18,6 +18,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // Where the Debian package puts ZooKeeper.
@@ -75,7 +77,7 @@ func (s *server) ask(ctx context.Context, p *process, word string) (string, erro
 		case <-ctx.Done():
 		}
 	}()
-	return fourLetter(ctx, s.addr(), word)
+	return zkconn.FourLetter(ctx, s.addr(), word)
 }
 
 // Start runs cfg.Servers ZooKeeper processes and returns once all of them serve
@@ -264,7 +266,7 @@ func (c *Cluster) waitServing(ctx context.Context) error {
 				last = fmt.Errorf("server %d: %w", s.id, err)
 				return last
 			}
-			m := mode(reply)
+			m := zkconn.SrvrField(reply, "Mode")
 			if m == "" {
 				last = fmt.Errorf("server %d: %s", s.id, strings.TrimSpace(reply))
 				return last
@@ -434,11 +436,11 @@ func (c *Cluster) Mode(i int) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	reply, err := fourLetter(ctx, s.addr(), "srvr")
+	reply, err := zkconn.FourLetter(ctx, s.addr(), "srvr")
 	if err != nil {
 		return "", err
 	}
-	return mode(reply), nil
+	return zkconn.SrvrField(reply, "Mode"), nil
 }
 
 // Leader returns the index of the server that reports "Mode: leader" (or of a

@@ -51,14 +51,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestMode(t *testing.T) {
-	if got := mode("Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0.0/0\nMode: follower\nNode count: 5\n"); got != "follower" {
-		t.Fatalf("mode = %q", got)
-	}
-	if got := mode("This ZooKeeper instance is not currently serving requests\n"); got != "" {
-		t.Fatalf("mode = %q", got)
-	}
-}
 
 func connect(t *testing.T, servers []string) *zk.Conn {
 	t.Helper()

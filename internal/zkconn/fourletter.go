@@ -1,4 +1,4 @@
-package zkserver
+package zkconn
 
 import (
 	"bufio"
@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// fourLetter sends a four-letter word (srvr, ruok, mntr...) and returns the reply.
-func fourLetter(ctx context.Context, addr, word string) (string, error) {
+// FourLetter sends a four-letter word (srvr, ruok, mntr, hash...) to the
+// server at addr and returns its reply.
+func FourLetter(ctx context.Context, addr, word string) (string, error) {
 	d := net.Dialer{Timeout: 2 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -30,12 +31,13 @@ func fourLetter(ctx context.Context, addr, word string) (string, error) {
 	return string(b), nil
 }
 
-// mode returns the "Mode:" line of a srvr reply ("leader", "follower",
-// "standalone"), or "" when the server is not serving requests.
-func mode(srvr string) string {
+// SrvrField returns the value of one "Name: value" line of a srvr reply
+// ("Mode", "Zxid"...), or "" when the reply has none (a server that is not
+// serving requests).
+func SrvrField(srvr, name string) string {
 	sc := bufio.NewScanner(strings.NewReader(srvr))
 	for sc.Scan() {
-		if m, ok := strings.CutPrefix(sc.Text(), "Mode: "); ok {
+		if m, ok := strings.CutPrefix(sc.Text(), name+": "); ok {
 			return strings.TrimSpace(m)
 		}
 	}
