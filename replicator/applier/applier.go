@@ -28,8 +28,13 @@ type Stats struct {
 	OutOfOrder    uint64    // pipelined Multis that overtook the one before them and were sent again
 	StaleSkipped  uint64    // events skipped for an epoch below Config.MinEpoch
 	Replicated    int       // replicated nodes on the standby
-	Guard         *GuardState
-	GuardPauses   uint64 // times the delete guard paused this process
+	// Start says how the last pass came to know the standby: "warm" (the
+	// index saved at the last clean stop) or "cold: " and why it walked the
+	// standby; IndexTook is how long that took.
+	Start       string
+	IndexTook   time.Duration
+	Guard       *GuardState
+	GuardPauses uint64 // times the delete guard paused this process
 	// Resync is set while the standby resyncs after a retention gap; State
 	// then says "resyncing after retention gap at seq N".
 	Resync            *ResyncState

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,14 @@ func TestApplierConverges(t *testing.T) {
 // checkpoint converges, and applies nothing twice: every standby node's version
 // equals the number of updates the journal holds for it.
 func TestApplierRestartExactlyOnce(t *testing.T) {
+	// Warm: every clean stop saves the index, wherever it lands, and the
+	// next start uses it.
+	for _, warm := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cold", true: "warm"}[warm], func(t *testing.T) { testRestartExactlyOnce(t, warm) })
+	}
+}
+
+func testRestartExactlyOnce(t *testing.T, warm bool) {
 	zkc := zktest.Start(t)
 	j := newFakeJournal()
 	rng := rand.New(rand.NewSource(1))
@@ -166,12 +175,20 @@ func TestApplierRestartExactlyOnce(t *testing.T) {
 	cfg := testApplierConfig(t, zkc, j)
 	cfg.MaxBatchOps = 50 // many batches, so cancellation lands between and inside them
 	cfg.Logger = zktest.Logger(t, "west").Named("quiet")
-	restarts := 0
+	maxRun := 150 // ms
+	if warm {
+		cfg.IndexFile = filepath.Join(t.TempDir(), "index")
+		maxRun = 500 // a start reads the standby's digest first
+	}
+	restarts, warmStarts := 0, 0
 	for {
 		a := startApplier(t, cfg)
-		time.Sleep(time.Duration(rng.Intn(150)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.Intn(maxRun)) * time.Millisecond)
 		if err := a.stop(t); err != nil {
 			t.Fatalf("run: %v", err)
+		}
+		if a.Stats().Start == "warm" {
+			warmStarts++
 		}
 		restarts++
 		if a.Stats().AppliedSeq >= j.last() && restarts >= 10 {
@@ -181,7 +198,10 @@ func TestApplierRestartExactlyOnce(t *testing.T) {
 			t.Fatalf("not done after %d restarts", restarts)
 		}
 	}
-	t.Logf("converged after %d restarts", restarts)
+	t.Logf("converged after %d restarts, %d of them warm", restarts, warmStarts)
+	if warm && warmStarts == 0 {
+		t.Errorf("no start of %d used the saved index", restarts)
+	}
 	conn := zktest.Admin(t, zkc.Servers())
 	compareStandby(t, conn, want)
 	for p, n := range updates {

@@ -94,6 +94,11 @@ type Config struct {
 	// the ACL reads before a batch are spread over; 0 reads on the applier's
 	// own session only.
 	BulkSessions int
+	// IndexFile, if set, is where the applier keeps its index of the standby
+	// from a clean stop to the next start, which then skips walking the
+	// standby when the standby's tree digest shows nobody changed it
+	// meanwhile (see warm.go). "" walks the standby at every start.
+	IndexFile string
 	// StageReportInterval is how often the applier writes its stage latencies
 	// to zkpath.Stages on the standby, for zkdr status; 0 writes none.
 	StageReportInterval time.Duration

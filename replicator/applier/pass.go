@@ -65,6 +65,13 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	var senders sync.WaitGroup
 	defer senders.Wait()
 	defer conn.Close()
+	// The saved index's witness is read before this run writes anything.
+	start := time.Now()
+	saved, cold := a.warmCandidate(ctx, conn)
+	if err := ctx.Err(); err != nil {
+		return err // nothing written: a saved index stays for the next start
+	}
+	a.dropIndexFile()
 	// Claim before reading the checkpoint: a Multi of the applier claimed
 	// from fails after this, so the checkpoint read next stays put.
 	owner, err := claimOwner(conn)
@@ -83,12 +90,23 @@ func (a *Applier) runOnce(ctx context.Context) error {
 		return err
 	}
 	defer reads.Close()
-	tree := newStandbyTree(a.m)
-	start := time.Now()
-	if err := tree.load(ctx, reads, a.cfg.WalkConcurrency); err != nil {
-		return err
+	var tree *standbyTree
+	if saved != nil {
+		tree, cold = a.warmTree(saved, cp)
 	}
-	a.log.Info("indexed the standby", "replicated-nodes", tree.count, "took", time.Since(start).Round(time.Millisecond),
+	how := "warm"
+	if tree == nil {
+		how = "cold: " + cold
+		tree = newStandbyTree(a.m)
+		if err := tree.load(ctx, reads, a.cfg.WalkConcurrency); err != nil {
+			return err
+		}
+	}
+	took := time.Since(start)
+	a.mu.Lock()
+	a.stats.Start, a.stats.IndexTook = how, took
+	a.mu.Unlock()
+	a.log.Info("indexed the standby", "start", how, "replicated-nodes", tree.count, "took", took.Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)
 	r := &run{a: a, conn: conn, reads: reads, owner: owner, tree: tree, committed: cp, resync: cp.Resync != nil, senders: &senders,
 		pl: &planner{tree: tree, m: a.m, conn: conn, reads: reads, cp: cp.clone(), minEpoch: a.cfg.MinEpoch,
@@ -170,13 +188,24 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	// lost connection ends when it is closed, and holds up nothing before.
 	reporter := replicator.StageReporter{Site: a.cfg.Site, Role: "applier", Every: a.cfg.StageReportInterval, Stages: replicator.ApplierStages,
 		Snap: a.stages, Write: func(_ context.Context, data []byte) error { return replicator.WriteStages(conn, data) }, Log: a.log}
+	reported := make(chan struct{})
 	senders.Add(1)
 	go func() {
 		defer senders.Done()
+		defer close(reported)
 		_ = reporter.Run(gctx)
 	}()
 	err = g.Wait()
 	if ctx.Err() != nil {
+		if a.cfg.IndexFile != "" {
+			// A clean stop: the reporter's last write goes before the digest.
+			<-reported
+			if err := r.saveIndex(); err != nil {
+				a.log.Warn("index of the standby not saved; the next start walks the standby", "error", err)
+			} else {
+				a.log.Info("index of the standby saved for a warm start", "file", a.cfg.IndexFile, "replicated-nodes", tree.count)
+			}
+		}
 		return nil
 	}
 	return err
