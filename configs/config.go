@@ -236,6 +236,10 @@ type Applier struct {
 	DeleteGuardMinNodes int
 	// DeleteGuardWindow is how much primary time the guard looks back over.
 	DeleteGuardWindow time.Duration
+	// IndexFile is where the applier keeps its index of the standby from a
+	// clean stop to the next start (a warm start); "" walks the standby at
+	// every start.
+	IndexFile string
 	// GuardHooks run when the delete guard pauses this site's applier and when
 	// it is released, with ZKDR_SITE, ZKDR_GUARD (paused or released),
 	// ZKDR_GUARD_FIRST_SEQ, ZKDR_GUARD_DELETES, ZKDR_GUARD_SHRINK,

@@ -115,6 +115,10 @@ applier {
   max_batch_ops      = 1000
   max_batch_bytes    = "900KB" # under the ensemble's jute.maxbuffer (1 MB)
   delete_guard_share = 0.10    # pause if one batch would delete more than 10% of the tree
+  # Kept from a clean stop to the next start, so a restart does not read every
+  # node of the standby again (needs "hash" in the standby servers'
+  # 4lw.commands.whitelist; see docs/operations.md).
+  index_file = "/var/lib/zkdr/applier-index"
 }
 
 # Promotion and switchover.

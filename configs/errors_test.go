@@ -217,6 +217,8 @@ func TestParseErrors(t *testing.T) {
 			field: "applier.delete_guard_share", sentinel: configs.ErrInvalid, msg: "greater than 0"},
 		{name: "guard window too short", extra: "applier {\n  delete_guard_window = \"10ms\" #<-\n}\n",
 			field: "applier.delete_guard_window", sentinel: configs.ErrInvalid, msg: "at least 1s"},
+		{name: "index file a directory", extra: "applier {\n  index_file = \"/var/lib/zkdr/\" #<-\n}\n",
+			field: "applier.index_file", sentinel: configs.ErrInvalid, msg: "not a directory"},
 		{name: "zero batch ops", extra: "applier {\n  max_batch_ops = 0 #<-\n}\n",
 			field: "applier.max_batch_ops", sentinel: configs.ErrInvalid, msg: "at least 1"},
 		{name: "negative snapshot count", extra: "source {\n  snapshot_every_events = -1 #<-\n}\n",

@@ -144,6 +144,7 @@ applier {
   delete_guard_share     = 0.25
   delete_guard_min_nodes = 0
   delete_guard_window    = "5m"
+  index_file             = "/var/lib/zkdr/applier-index"
   guard_hook "pager" {
     command = ["/bin/page", "--team", "zk"]
     timeout = "5s"
@@ -198,6 +199,7 @@ log {
 		Source: configs.Source{HeartbeatInterval: 500 * time.Millisecond, ACLRecheckInterval: 0,
 			SnapshotInterval: 6 * time.Hour, SnapshotEveryEvents: 100000, Watch: configs.WatchRecursive},
 		Applier: configs.Applier{MaxBatchOps: 500, MaxBatchBytes: 512 << 10, DeleteGuardShare: 0.25, DeleteGuardMinNodes: 0, DeleteGuardWindow: 5 * time.Minute,
+			IndexFile:  "/var/lib/zkdr/applier-index",
 			GuardHooks: []configs.Hook{{Name: "pager", Command: []string{"/bin/page", "--team", "zk"}, Timeout: 5 * time.Second}}},
 		AntiEntropy: configs.AntiEntropy{Interval: 30 * time.Minute, ReadsPerSecond: 50},
 		Failover: configs.Failover{MaxLagForSwitchover: 2 * time.Second, ActiveConnectFile: filepath.Join(dir, "active.txt"),

@@ -40,12 +40,13 @@ func (d *decoder) root(b *hclsyntax.Body, c *Config) {
 	}
 	if blk := bd.single("applier"); blk != nil {
 		a := d.open(blk.Body, "applier",
-			[]string{"max_batch_ops", "max_batch_bytes", "delete_guard_share", "delete_guard_min_nodes", "delete_guard_window"}, []string{"guard_hook"})
+			[]string{"max_batch_ops", "max_batch_bytes", "delete_guard_share", "delete_guard_min_nodes", "delete_guard_window", "index_file"}, []string{"guard_hook"})
 		a.intField("max_batch_ops", &c.Applier.MaxBatchOps)
 		a.byteSizeInt("max_batch_bytes", &c.Applier.MaxBatchBytes)
 		a.float("delete_guard_share", &c.Applier.DeleteGuardShare)
 		a.intField("delete_guard_min_nodes", &c.Applier.DeleteGuardMinNodes)
 		a.duration("delete_guard_window", &c.Applier.DeleteGuardWindow)
+		a.str("index_file", &c.Applier.IndexFile)
 		c.Applier.GuardHooks = d.hooks(a, "guard_hook", "applier.guard_hook")
 	}
 	if blk := bd.single("anti_entropy"); blk != nil {

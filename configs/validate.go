@@ -382,6 +382,9 @@ func (v *validator) applier() {
 	if a.DeleteGuardWindow < time.Second {
 		v.fail("applier.delete_guard_window", ErrInvalid, "must be at least 1s (it spans several heartbeats), got %s", a.DeleteGuardWindow)
 	}
+	if a.IndexFile != "" && (strings.HasSuffix(a.IndexFile, "/") || path.Base(a.IndexFile) == "..") {
+		v.fail("applier.index_file", ErrInvalid, "must name a file, not a directory, got %q", a.IndexFile)
+	}
 	v.hooks(a.GuardHooks, "applier.guard_hook")
 }
 

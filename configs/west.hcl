@@ -97,6 +97,7 @@ applier {
   max_batch_ops      = 1000
   max_batch_bytes    = "900KB"
   delete_guard_share = 0.10
+  index_file         = "/var/lib/zkdr/applier-index"
 }
 
 failover {

@@ -98,6 +98,7 @@ func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Rec
 	acfg.DeleteGuardShare = d.cfg.Applier.DeleteGuardShare
 	acfg.DeleteGuardMinNodes = d.cfg.Applier.DeleteGuardMinNodes
 	acfg.DeleteGuardWindow = d.cfg.Applier.DeleteGuardWindow
+	acfg.IndexFile = d.cfg.Applier.IndexFile
 	acfg.OnGuard = d.onGuard
 	acfg.Scope = scopeOf(d.cfg)
 	acfg.Mapping = mappingOf(d.cfg)

@@ -84,6 +84,14 @@ replication {
   ephemeral = "skip"
 }
 
+# While standby: the applier keeps its index of the standby here from a clean
+# stop (systemctl stop/restart) to the next start, so the start need not read
+# every node again. Needs "hash" in 4lw.commands.whitelist of the standby's
+# ZooKeeper servers (docs/operations.md, "Warm restart of the applier").
+applier {
+  index_file = "/var/lib/zkdr/applier-index"
+}
+
 # Role changes rewrite this file with the active site's connect string
 # (zkdr.service provides /run/zkdr).
 failover {
