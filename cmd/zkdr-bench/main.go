@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "debug logs")
 	daemonLog := fs.String("daemon-log", "info", "level of the zkdr daemons' log (zkdr.log in the work directory)")
 	watch := fs.String("watch", "", "the daemons' source.watch: auto (default), recursive or one-shot")
+	coldApplier := fs.Bool("cold-applier", false, "run the standby's applier without applier.index_file: every start walks the standby (the backlog before warm starts)")
 	render := fs.String("render", "", "print the table of a stored JSON result with the current rules, and measure nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,6 +113,7 @@ func run(ctx context.Context, args []string) error {
 	cfg.CPUProfileDir, cfg.KeepWorkDir = *cpuprofile, *keep
 	cfg.DaemonLogLevel = *daemonLog
 	cfg.Watch = *watch
+	cfg.ColdApplier = *coldApplier
 	cfg.SourceProcess = cfg.SourceProcess || *sourceProc
 	level := hclog.Info
 	if *verbose {

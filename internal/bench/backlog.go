@@ -103,7 +103,7 @@ func (r *Runner) backlog(ctx context.Context, p *zkdrPair) (*BacklogResult, erro
 		if ap == nil || ap.WatermarkZxid < hb {
 			return p.failed() != nil
 		}
-		res.Took, res.Events, res.Batches = time.Since(start), ap.EventsApplied, ap.Batches
+		res.Took, res.Events, res.Batches, res.Start = time.Since(start), ap.EventsApplied, ap.Batches, ap.Start
 		return true
 	})
 	stopProfile()

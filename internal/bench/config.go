@@ -112,6 +112,9 @@ type Config struct {
 	// Watch is the daemons' source.watch ("" means the default, auto); "one-shot"
 	// measures the watch-per-znode source on the same machine.
 	Watch string
+	// ColdApplier runs the standby's applier without applier.index_file, so
+	// every start walks the standby (the backlog row before warm starts).
+	ColdApplier bool
 
 	Logger hclog.Logger
 }

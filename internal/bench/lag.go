@@ -67,6 +67,9 @@ func (r *Runner) zkdrPhase(ctx context.Context) error {
 	}
 	defer west.Close()
 	p, err := newZkdrPair(ctx, r.dir, r.east, west, r.cfg.SyncAlways, r.cfg.Watch, r.daemonLogger())
+	if err == nil && r.cfg.ColdApplier {
+		p.cfg["west"].Applier.IndexFile = ""
+	}
 	if err != nil {
 		return err
 	}

@@ -88,11 +88,14 @@ type BacklogResult struct {
 	Rate   float64       `json:"events_per_s"`
 	// Startup is from starting the daemon to its first applied event (it
 	// connects and indexes the standby first); ApplyRate leaves it out.
-	Startup    time.Duration `json:"startup_ns"`
-	ApplyRate  float64       `json:"apply_events_per_s"`
-	CeilingOps int           `json:"ceiling_ops"`
-	Ceiling    float64       `json:"ceiling_setdata_per_s"`
-	Batches    uint64        `json:"batches"`
+	Startup time.Duration `json:"startup_ns"`
+	// Start is how the applier came to know the standby: "warm" or "cold: "
+	// and why (applier.Stats.Start).
+	Start      string  `json:"start"`
+	ApplyRate  float64 `json:"apply_events_per_s"`
+	CeilingOps int     `json:"ceiling_ops"`
+	Ceiling    float64 `json:"ceiling_setdata_per_s"`
+	Batches    uint64  `json:"batches"`
 	// Messages is how many journal messages carried the events.
 	Messages         uint64  `json:"messages"`
 	EventsPerMessage float64 `json:"events_per_message"`
@@ -197,8 +200,8 @@ func (r *Report) buildRows() {
 	}
 	if b := r.Backlog; b != nil {
 		row := Row{Scenario: fmt.Sprintf("apply a backlog of %s update events", thousands(int(b.Events))),
-			Zkdr: fmt.Sprintf("%.0f events/s in %s; %.0f events/s after a %s start", b.Rate, secs(b.Took),
-				b.ApplyRate, secs(b.Startup)),
+			Zkdr: fmt.Sprintf("%.0f events/s in %s; %.0f events/s after a %s %s start", b.Rate, secs(b.Took),
+				b.ApplyRate, secs(b.Startup), startKind(b.Start)),
 			Peers:  fmt.Sprintf("standby's raw Multi ceiling %.0f setData/s", b.Ceiling),
 			Target: "≥ 0.6 × ceiling"}
 		if b.Ceiling > 0 {
@@ -412,4 +415,12 @@ func ReadJSON(path string) (*Report, error) {
 	}
 	r.buildRows()
 	return &r, nil
+}
+
+// startKind is "warm" or "cold" from applier.Stats.Start.
+func startKind(start string) string {
+	if start == "warm" {
+		return "warm"
+	}
+	return "cold"
 }

@@ -111,6 +111,7 @@ func newZkdrPair(ctx context.Context, dir string, east, west *zkserver.Cluster, 
 		if watch != "" {
 			cfg.Source.Watch = watch
 		}
+		cfg.Applier.IndexFile = filepath.Join(dir, s+"-applier-index")
 		if err := cfg.Validate(); err != nil {
 			p.close()
 			return nil, fmt.Errorf("%s config: %w", s, err)
