@@ -357,7 +357,7 @@ func thousands(n int) string {
 
 // ceilingRow is the lag at the primary's own write ceiling.
 func (r *Report) ceilingRow() Row {
-	const target = "p99 ≤ 2 s, no growth"
+	const target = "p99 ≤ 1 s, no growth"
 	c := r.Ceiling
 	if c == nil {
 		return Row{Scenario: "lag at the primary's write ceiling", Zkdr: notMeasured, Target: target}
@@ -366,7 +366,7 @@ func (r *Report) ceilingRow() Row {
 		thousands(int(c.WriteCeiling)), c.Duration, thousands(r.Setup.Nodes)), Target: target}
 	if c.Zkdr != nil {
 		row.Zkdr = ceilingText(c.Zkdr)
-		row.Verdict = verdict(c.Zkdr.Lag.Samples > 0 && c.Zkdr.Lag.P99 <= 2*time.Second && !c.Zkdr.Growth.Grows)
+		row.Verdict = verdict(c.Zkdr.Lag.Samples > 0 && c.Zkdr.Lag.P99 <= time.Second && !c.Zkdr.Growth.Grows)
 	} else {
 		row.Zkdr = "not measured"
 	}

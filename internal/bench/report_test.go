@@ -119,7 +119,7 @@ func TestFailoverAndCeilingRows(t *testing.T) {
 	r := &Report{Setup: Setup{Nodes: 1_000_000, DataSize: 100},
 		Seed: &SeedResult{Zkdr: 90 * time.Second, Parallel: 300 * time.Second, SourceRSSMB: 350},
 		Ceiling: &CeilingScenario{WriteCeiling: 9000, Duration: time.Minute,
-			Zkdr:    &CeilingLag{Lag: LagResult{Samples: 500, P99: 1500 * time.Millisecond}, Growth: Growth{Samples: 100, Sent: 200, Slope: 0.01}},
+			Zkdr:    &CeilingLag{Lag: LagResult{Samples: 500, P99: 900 * time.Millisecond}, Growth: Growth{Samples: 100, Sent: 200, Slope: 0.01}},
 			Curator: &CeilingLag{Lag: LagResult{Samples: 50, P99: 20 * time.Second}, Growth: Growth{Samples: 1, Sent: 200, Grows: true}}},
 		Switchover: &SwitchoverResult{Rate: 2000, Drills: []Drill{
 			{Window: time.Second}, {Window: 3 * time.Second}, {Window: 1500 * time.Millisecond, Lost: 1}}},
