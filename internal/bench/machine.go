@@ -3,13 +3,12 @@ package bench
 import (
 	"bufio"
 	"context"
-	"io"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // Machine is what the figures were measured on.
@@ -59,7 +58,7 @@ func describeMachine(ctx context.Context, zkAddr string) Machine {
 	if v, ok := os.LookupEnv("JAVA_VERSION"); ok {
 		m.Java = v
 	}
-	if srvr, err := fourLetter(ctx, zkAddr, "srvr"); err == nil {
+	if srvr, err := zkconn.FourLetter(ctx, zkAddr, "srvr"); err == nil {
 		for _, line := range strings.Split(srvr, "\n") {
 			if v, ok := strings.CutPrefix(line, "Zookeeper version: "); ok {
 				// "3.8.0-<commit>, built on <date>": the release is what matters.
@@ -72,21 +71,3 @@ func describeMachine(ctx context.Context, zkAddr string) Machine {
 	return m
 }
 
-// fourLetter sends one of ZooKeeper's four-letter words and returns the reply.
-func fourLetter(ctx context.Context, addr, word string) (string, error) {
-	d := net.Dialer{Timeout: 2 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, word); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(conn)
-	if err != nil && len(b) == 0 {
-		return "", err
-	}
-	return string(b), nil
-}
