@@ -18,6 +18,7 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/zkconn"
+	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
 	"github.com/zkdr/zkdr/replicator/source"
 )
@@ -635,6 +636,26 @@ func (d *Daemon) clearErrIf(gen uint64) {
 // runRole runs what the record asks for, retrying transient failures with
 // backoff until ctx ends.
 func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStream, rec Record) error {
+	var run func(context.Context) error
+	switch rec.Role {
+	case RoleActive:
+		run = func(ctx context.Context) error { return d.runActive(ctx, js, rec) }
+	case RoleStandby:
+		run = func(ctx context.Context) error { return d.runStandby(ctx, js, rec) }
+	default:
+		run = func(ctx context.Context) error {
+			d.log.Info("site is fenced: neither publishing nor applying")
+			<-ctx.Done()
+			return nil
+		}
+	}
+	return d.keepRunning(ctx, rec.Role, run)
+}
+
+// keepRunning runs a role's runner until ctx ends, starting it again after a
+// transient failure; after a permanent one (a replicator.StopError that says
+// so) it waits for ctx without starting it again.
+func (d *Daemon) keepRunning(ctx context.Context, role Role, run func(context.Context) error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 10 * time.Second
@@ -644,25 +665,19 @@ func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStr
 		// error of its last failure no longer stands.
 		recovered := d.clearErrAfter(runnerRecoveredAfter)
 		defer recovered.Stop()
-		var err error
-		switch rec.Role {
-		case RoleActive:
-			err = d.runActive(ctx, js, rec)
-		case RoleStandby:
-			err = d.runStandby(ctx, js, rec)
-		default:
-			d.log.Info("site is fenced: neither publishing nor applying")
-			<-ctx.Done()
-			return nil
-		}
+		err := run(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		d.setErr(err)
 		if err != nil {
-			d.log.Error("role runner stopped", "role", rec.Role, "error", err)
+			d.log.Error("role runner stopped", "role", role, "error", err)
 		}
-		if isPermanent(err) {
+		// Whatever stopped a runner for good needs an operator, so it is not
+		// started again: an applier fenced by another would otherwise claim
+		// the standby back and the two take turns, and a source whose journal
+		// was fenced by a newer writer would be refused again.
+		if replicator.IsPermanent(err) {
 			return backoff.Permanent(err)
 		}
 		return err

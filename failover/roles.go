@@ -17,18 +17,9 @@ import (
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
-	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
 	"github.com/zkdr/zkdr/replicator/source"
 )
-
-// isPermanent reports whether a runner's error needs an operator, so the
-// runner is not started again: whatever stopped the applier (a StopError: an
-// applier fenced by another would otherwise claim the standby back and the two
-// take turns), and a source whose journal was fenced by a newer writer.
-func isPermanent(err error) bool {
-	return replicator.IsPermanent(err) || errors.Is(err, journal.ErrFenced) || errors.Is(err, journal.ErrStaleEpoch)
-}
 
 func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Record) error {
 	j := d.cfg.Journal
@@ -48,9 +39,8 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 	if err != nil {
 		return err
 	}
-	if err := app.Open(ctx); err != nil {
-		return err
-	}
+	// The source opens the appender: a journal that refuses this lineage
+	// stops it with a permanent replicator.StopError.
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -1,31 +1,86 @@
 package failover
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
+	"github.com/zkdr/zkdr/replicator/source"
 )
 
-// A role stopped by a fence is not run again (it would fence the other writer
-// back); other failures are retried.
-func TestIsPermanent(t *testing.T) {
-	for _, err := range []error{
-		// What Applier.Run returns.
-		&replicator.StopError{Component: "applier", Permanent: true, Err: fmt.Errorf("apply: %w", applier.ErrFenced)},
-		fmt.Errorf("standby: %w", &replicator.StopError{Component: "applier", Permanent: true, Err: applier.ErrExtendedTypesDisabled}),
-		fmt.Errorf("append: %w", journal.ErrFenced),
-	} {
-		if !isPermanent(err) {
-			t.Errorf("%v: retried, want the role to stay stopped", err)
-		}
+// fencedAtOpen is a journal that refuses the source's lineage when opened.
+type fencedAtOpen struct{}
+
+func (fencedAtOpen) Open(context.Context) error {
+	return fmt.Errorf("%w: stream ZKDR_east sequence 9 has epoch 3", journal.ErrStaleEpoch)
+}
+func (fencedAtOpen) Append(context.Context, journal.Event) error { return nil }
+func (fencedAtOpen) Flush(context.Context) error                 { return nil }
+
+// A role stopped for good (an applier fenced by another, a source whose
+// journal refuses its lineage) is not run again, it would fence the other
+// writer back; other failures are retried.
+func TestPermanentStopIsNotRetried(t *testing.T) {
+	scfg := source.DefaultConfig()
+	scfg.Site, scfg.Epoch, scfg.Servers = "east", 2, []string{"127.0.0.1:1"}
+	src, err := source.New(scfg, fencedAtOpen{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if isPermanent(errors.New("zk: connection closed")) {
-		t.Error("a lost connection is permanent, want a retry")
+	for _, tc := range []struct {
+		name      string
+		run       func(context.Context) error
+		permanent bool
+	}{
+		{"fenced source", src.Run, true},
+		{"fenced applier", func(context.Context) error {
+			return &replicator.StopError{Component: "applier", Permanent: true, Err: fmt.Errorf("apply: %w", applier.ErrFenced)}
+		}, true},
+		{"lost connection", func(context.Context) error { return errors.New("zk: connection closed") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Daemon{log: hclog.NewNullLogger()}
+			var runs atomic.Int32
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- d.keepRunning(ctx, RoleActive, func(ctx context.Context) error { runs.Add(1); return tc.run(ctx) })
+			}()
+			if tc.permanent {
+				// The runner is not started again: keepRunning gives the
+				// permanent error back to the daemon at once.
+				select {
+				case err := <-done:
+					if !replicator.IsPermanent(err) {
+						t.Errorf("keepRunning returned %v, want the permanent stop", err)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatal("keepRunning still runs after a permanent stop")
+				}
+				if n := runs.Load(); n != 1 {
+					t.Errorf("runner ran %d times, want once", n)
+				}
+				cancel()
+				return
+			}
+			waitFor(t, 30*time.Second, "a retry", func() bool { return runs.Load() >= 2 })
+			if d.mu.Lock(); d.lastErr == nil {
+				t.Error("the runner's error is not reported")
+			}
+			d.mu.Unlock()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("keepRunning returned %v after ctx ended, want nil", err)
+			}
+		})
 	}
 }
 

@@ -24,6 +24,16 @@ type Publisher interface {
 	Flush(ctx context.Context) error
 }
 
+// opener is a Publisher that is opened before its first Append, as
+// *journal.Appender is (Open checks the journal's tail). Run opens it, so a
+// journal that refuses the source's lineage when opened stops the source for
+// good, as it does at an Append.
+type opener interface {
+	Open(ctx context.Context) error
+}
+
+var _ opener = (*journal.Appender)(nil)
+
 // stagePublisher is a Publisher that is told when each event's state was read
 // and times read → appended itself (StageReadAppended), from the read to the
 // acknowledgement of the message that holds the event.
@@ -265,9 +275,16 @@ func New(cfg Config, pub Publisher) (*Source, error) {
 	}, nil
 }
 
-// Run connects, bootstraps and follows changes until ctx ends (it returns nil) or a
-// permanent error (a publish failure wraps ErrPublish). A Source runs once.
+// Run opens the publisher when it has an Open method, connects, bootstraps and
+// follows changes until ctx ends (it returns nil) or a permanent error (a
+// publish failure wraps ErrPublish; a journal that refuses this source's
+// lineage is a permanent replicator.StopError). A Source runs once.
 func (s *Source) Run(ctx context.Context) error {
+	if o, ok := s.pub.(opener); ok {
+		if err := o.Open(ctx); err != nil {
+			return publishFailed("open", err)
+		}
+	}
 	if s.cfg.Watch == WatchOneShot {
 		return s.runOneShot(ctx)
 	}

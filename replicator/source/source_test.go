@@ -513,6 +513,33 @@ func TestSourceFencedJournalIsPermanent(t *testing.T) {
 	}
 }
 
+// openRefusedPub is a publisher whose journal refuses it when opened.
+type openRefusedPub struct {
+	fakePub
+	err error
+}
+
+func (p *openRefusedPub) Open(context.Context) error { return p.err }
+
+// A journal that refuses the source's lineage when the source opens it (the
+// appender finds a newer epoch at the tail) stops the source for good as well:
+// a permanent StopError of the source's "open", matching the sentinel.
+func TestSourceOpenRefusedIsPermanent(t *testing.T) {
+	refused := fmt.Errorf("%w: stream ZKDR_east sequence 9 has epoch 3", journal.ErrStaleEpoch)
+	src, err := New(testSourceConfig(t, []string{"127.0.0.1:1"}), &openRefusedPub{err: refused})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = src.Run(context.Background())
+	var stop *replicator.StopError
+	if !errors.As(err, &stop) || !stop.Permanent || stop.Component != "source" || stop.Op != "open" {
+		t.Fatalf("run returned %#v, want a permanent StopError of the source's open", err)
+	}
+	if !errors.Is(err, journal.ErrStaleEpoch) {
+		t.Fatalf("run returned %v, want it to match journal.ErrStaleEpoch", err)
+	}
+}
+
 // TestSourceACLChanges: setACL fires no watch; the periodic re-read publishes it,
 // and a data change after a setACL carries the new ACL.
 func TestSourceACLChanges(t *testing.T) {
