@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/zkdr/zkdr/internal/zkpath"
-	"github.com/zkdr/zkdr/journal"
 )
 
 // CheckPath reports whether p is a ZooKeeper path as the config accepts it:
@@ -43,9 +42,9 @@ func (r Replication) Scope() zkpath.Scope {
 		s.Ephemeral = []zkpath.EphemeralRule{{Prefix: "/", Policy: zkpath.EphemeralPersistent}}
 	}
 	for _, m := range r.Modes {
-		rule := zkpath.ModeRule{Pattern: m.Pattern, Mode: journal.ModeContainer}
+		rule := zkpath.ModeRule{Pattern: m.Pattern, Mode: zkpath.ModeContainer}
 		if m.Kind == KindTTL {
-			rule.Mode, rule.TTL = journal.ModeTTL, m.TTL
+			rule.Mode, rule.TTL = zkpath.ModeTTL, m.TTL
 		}
 		s.Modes = append(s.Modes, rule)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/internal/zkpath"
-	"github.com/zkdr/zkdr/journal"
 )
 
 func TestCheckPath(t *testing.T) {
@@ -98,10 +97,10 @@ func TestScopeCarriesPoliciesAndModes(t *testing.T) {
 	if got := s.EphemeralPolicyFor("/a/e"); got != zkpath.EphemeralPersistent {
 		t.Errorf("ephemeral policy = %s, want persistent", got)
 	}
-	if m, ttl := s.ModeFor("/app/locks/l1"); m != journal.ModeContainer || ttl != 0 {
+	if m, ttl := s.ModeFor("/app/locks/l1"); m != zkpath.ModeContainer || ttl != 0 {
 		t.Errorf("ModeFor(lock) = %s %d", m, ttl)
 	}
-	if m, ttl := s.ModeFor("/app/ttl-1"); m != journal.ModeTTL || ttl != 90000 {
+	if m, ttl := s.ModeFor("/app/ttl-1"); m != zkpath.ModeTTL || ttl != 90000 {
 		t.Errorf("ModeFor(ttl) = %s %d", m, ttl)
 	}
 	if got := (configs.Replication{Include: []string{"/"}}).Scope().EphemeralPolicyFor("/a/e"); got != zkpath.EphemeralSkip {

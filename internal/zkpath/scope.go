@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/zkdr/zkdr/journal"
 )
 
 // EphemeralPolicy says what the source does with ephemeral nodes under a prefix.
@@ -47,24 +45,36 @@ type Scope struct {
 	Modes []ModeRule
 }
 
+// NodeMode is a node's mode as a ModeRule declares it. The source publishes
+// it as the journal's mode of the same name.
+type NodeMode string
+
+// Node modes: a ModeRule declares ModeContainer or ModeTTL; ModeFor says
+// ModePersistent where no rule matches.
+const (
+	ModePersistent NodeMode = "persistent"
+	ModeContainer  NodeMode = "container"
+	ModeTTL        NodeMode = "ttl"
+)
+
 // ModeRule gives the nodes whose whole path matches Pattern (path.Match
-// syntax) the mode Mode (journal.ModeContainer or journal.ModeTTL, with TTL).
+// syntax) the mode Mode (ModeContainer, or ModeTTL with TTL).
 type ModeRule struct {
 	Pattern string
-	Mode    journal.Mode
+	Mode    NodeMode
 	TTL     time.Duration
 }
 
 // ModeFor returns the declared mode of a node at p that ZooKeeper reports as
-// persistent: the first matching rule's, else journal.ModePersistent. The ttl
-// is in milliseconds, as journal.Event carries it.
-func (s Scope) ModeFor(p string) (journal.Mode, int64) {
+// persistent: the first matching rule's, else ModePersistent. The ttl is in
+// milliseconds, as journal.Event carries it.
+func (s Scope) ModeFor(p string) (NodeMode, int64) {
 	for _, r := range s.Modes {
 		if ok, _ := path.Match(r.Pattern, p); ok {
 			return r.Mode, r.TTL.Milliseconds()
 		}
 	}
-	return journal.ModePersistent, 0
+	return ModePersistent, 0
 }
 
 // Validate checks that every prefix is an absolute, clean path and every policy known.
@@ -98,8 +108,8 @@ func (s Scope) Validate() error {
 			return fmt.Errorf("%w: mode pattern %q is not an absolute path pattern", ErrInvalidScope, r.Pattern)
 		}
 		switch {
-		case r.Mode == journal.ModeContainer && r.TTL == 0:
-		case r.Mode == journal.ModeTTL && r.TTL >= time.Millisecond:
+		case r.Mode == ModeContainer && r.TTL == 0:
+		case r.Mode == ModeTTL && r.TTL >= time.Millisecond:
 		default:
 			return fmt.Errorf("%w: mode rule %q: want a container, or a ttl of at least 1ms", ErrInvalidScope, r.Pattern)
 		}

@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/zkdr/zkdr/journal"
 )
 
 func TestScope(t *testing.T) {
@@ -56,32 +54,32 @@ func TestScope(t *testing.T) {
 
 func TestScopeModeFor(t *testing.T) {
 	s := Scope{Modes: []ModeRule{
-		{Pattern: "/app/locks/*", Mode: journal.ModeContainer},
-		{Pattern: "/app/*/ttl-*", Mode: journal.ModeTTL, TTL: 90 * time.Second},
+		{Pattern: "/app/locks/*", Mode: ModeContainer},
+		{Pattern: "/app/*/ttl-*", Mode: ModeTTL, TTL: 90 * time.Second},
 	}}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		path string
-		mode journal.Mode
+		mode NodeMode
 		ttl  int64
 	}{
-		{"/app/locks/l1", journal.ModeContainer, 0},
-		{"/app/locks", journal.ModePersistent, 0},
-		{"/app/locks/l1/child", journal.ModePersistent, 0},
-		{"/app/x/ttl-1", journal.ModeTTL, 90000},
-		{"/other", journal.ModePersistent, 0},
+		{"/app/locks/l1", ModeContainer, 0},
+		{"/app/locks", ModePersistent, 0},
+		{"/app/locks/l1/child", ModePersistent, 0},
+		{"/app/x/ttl-1", ModeTTL, 90000},
+		{"/other", ModePersistent, 0},
 	} {
 		if m, ttl := s.ModeFor(tc.path); m != tc.mode || ttl != tc.ttl {
 			t.Errorf("ModeFor(%s) = %s %d, want %s %d", tc.path, m, ttl, tc.mode, tc.ttl)
 		}
 	}
 	for _, bad := range []ModeRule{
-		{Pattern: "app/*", Mode: journal.ModeContainer},
-		{Pattern: "/a/[", Mode: journal.ModeContainer},
-		{Pattern: "/a", Mode: journal.ModeTTL},
-		{Pattern: "/a", Mode: journal.ModeEphemeral},
+		{Pattern: "app/*", Mode: ModeContainer},
+		{Pattern: "/a/[", Mode: ModeContainer},
+		{Pattern: "/a", Mode: ModeTTL},
+		{Pattern: "/a", Mode: "ephemeral"},
 	} {
 		if err := (Scope{Modes: []ModeRule{bad}}).Validate(); err == nil {
 			t.Errorf("rule %+v accepted", bad)

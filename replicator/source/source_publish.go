@@ -573,10 +573,16 @@ const (
 // so for those the scope's declared mode rules decide.
 func (s *Source) nodeMode(p string, owner int64) (journal.Mode, int64) {
 	mode, ttl := modeOf(owner)
-	if mode == journal.ModePersistent {
-		return s.cfg.Scope.ModeFor(p)
+	if mode != journal.ModePersistent {
+		return mode, ttl
 	}
-	return mode, ttl
+	switch declared, ttl := s.cfg.Scope.ModeFor(p); declared {
+	case zkpath.ModeContainer:
+		return journal.ModeContainer, 0
+	case zkpath.ModeTTL:
+		return journal.ModeTTL, ttl
+	}
+	return journal.ModePersistent, 0
 }
 
 func modeOf(owner int64) (journal.Mode, int64) {
