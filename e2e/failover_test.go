@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/site"
 )
 
 // ackedWrite is one create a client saw succeed, and when.
@@ -135,19 +136,19 @@ func missingOn(t *testing.T, conn *zk.Conn, writes []ackedWrite) []ackedWrite {
 	return out
 }
 
-func (p *pair) record(site string) failover.Record {
+func (p *pair) record(name string) site.Record {
 	p.t.Helper()
-	rec, _, err := failover.ReadRecord(context.Background(), p.conn[site])
+	rec, _, err := site.ReadRecord(context.Background(), p.conn[name])
 	if err != nil {
-		p.t.Fatalf("read %s record: %v", site, err)
+		p.t.Fatalf("read %s record: %v", name, err)
 	}
 	return rec
 }
 
-func (p *pair) waitRecord(site string, role failover.Role, epoch uint64) {
+func (p *pair) waitRecord(name string, role site.Role, epoch uint64) {
 	p.t.Helper()
-	waitFor(p.t, 2*time.Minute, fmt.Sprintf("%s %s at epoch %d", site, role, epoch), func() bool {
-		rec, _, err := failover.ReadRecord(context.Background(), p.conn[site])
+	waitFor(p.t, 2*time.Minute, fmt.Sprintf("%s %s at epoch %d", name, role, epoch), func() bool {
+		rec, _, err := site.ReadRecord(context.Background(), p.conn[name])
 		return err == nil && rec.Role == role && rec.Epoch == epoch
 	})
 }
@@ -191,7 +192,7 @@ func TestSwitchoverUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dry run: %v\n%s", err, out)
 		}
-		if r := p.record(from); r.Role != failover.RoleActive {
+		if r := p.record(from); r.Role != site.RoleActive {
 			t.Fatalf("dry run changed %s: %+v", from, r)
 		}
 
@@ -216,8 +217,8 @@ func TestSwitchoverUnderLoad(t *testing.T) {
 		if !rep.Verified || rep.WriteUnavailable <= 0 {
 			t.Fatalf("verified %t, write-unavailable %s", rep.Verified, rep.WriteUnavailable)
 		}
-		p.waitRecord(to, failover.RoleActive, epoch)
-		p.waitRecord(from, failover.RoleStandby, epoch)
+		p.waitRecord(to, site.RoleActive, epoch)
+		p.waitRecord(from, site.RoleStandby, epoch)
 
 		// The client keeps writing, now on the new active site.
 		waitFor(t, 2*time.Minute, "writes after the drill", func() bool { return w.count() >= before+50 })
@@ -235,7 +236,7 @@ func TestSwitchoverUnderLoad(t *testing.T) {
 	if out, logs, err := runZkdr("promote", "--config", p.configFile("west")); err == nil || !strings.Contains(logs, "switchover") {
 		t.Fatalf("promote with east active: err %v\n%s\n%s", err, out, tail(logs, 2000))
 	}
-	if r := p.record("west"); r.Role != failover.RoleStandby {
+	if r := p.record("west"); r.Role != site.RoleStandby {
 		t.Fatalf("a refused promote changed west: %+v", r)
 	}
 
@@ -290,7 +291,7 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 	if rep.Epoch != 2 || rep.PeerReachable || !rep.SourceStarted {
 		t.Fatalf("promote: epoch %d, peer reachable %t, source started %t", rep.Epoch, rep.PeerReachable, rep.SourceStarted)
 	}
-	p.waitRecord("west", failover.RoleActive, 2)
+	p.waitRecord("west", site.RoleActive, 2)
 
 	// Every write east acknowledged before the watermark time is on west; what
 	// is missing was acknowledged after it.
@@ -357,18 +358,18 @@ func TestPromoteAfterSiteLoss(t *testing.T) {
 // rejoinAfterLoss brings a lost site back (its ZooKeeper and NATS restarted
 // with their data, the link healed), starts its daemon with divergence reports
 // in a temporary directory, and waits until it rejoined as standby at epoch.
-func (p *pair) rejoinAfterLoss(site string, epoch uint64) *daemon {
+func (p *pair) rejoinAfterLoss(name string, epoch uint64) *daemon {
 	p.t.Helper()
-	if err := p.zk[site].Restart(0); err != nil {
+	if err := p.zk[name].Restart(0); err != nil {
 		p.t.Fatal(err)
 	}
-	if err := p.nats[site].Restart(); err != nil {
+	if err := p.nats[name].Restart(); err != nil {
 		p.t.Fatal(err)
 	}
 	p.link.Heal()
-	p.conn[site] = dial(p.t, p.zk[site].Servers())
-	dm := p.startWithDivergenceDir(site, p.t.TempDir())
-	p.waitRecord(site, failover.RoleStandby, epoch)
+	p.conn[name] = dial(p.t, p.zk[name].Servers())
+	dm := p.startWithDivergenceDir(name, p.t.TempDir())
+	p.waitRecord(name, site.RoleStandby, epoch)
 	return dm
 }
 

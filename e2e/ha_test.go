@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/site"
 )
 
 // Two daemons per site elect one leader; kill -9 of the leader during writes:
@@ -29,12 +29,12 @@ func TestHALeaderKilled(t *testing.T) {
 	p.waitConverged(2 * time.Minute)
 
 	leaderPID := func() int {
-		kids, _, err := east.Children(failover.ElectionPath)
+		kids, _, err := east.Children(site.ElectionPath)
 		if err != nil || len(kids) == 0 {
 			return 0
 		}
 		sort.Slice(kids, func(i, j int) bool { return seq(kids[i]) < seq(kids[j]) })
-		data, _, err := east.Get(path.Join(failover.ElectionPath, kids[0]))
+		data, _, err := east.Get(path.Join(site.ElectionPath, kids[0]))
 		if err != nil {
 			return 0
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/site"
 )
 
 // The deposed primary's tail: east journals writes that never reach west (the
@@ -51,7 +51,7 @@ func TestStaleTailAfterPromoteAndSwitchback(t *testing.T) {
 	if out, logs, err := runZkdr("promote", "--config", p.configFile("west"), "--json"); err != nil {
 		t.Fatalf("promote: %v\n%s\n%s", err, out, tail(logs, 8000))
 	}
-	p.waitRecord("west", failover.RoleActive, 2)
+	p.waitRecord("west", site.RoleActive, 2)
 
 	// East returns with its journal, rejoins as west's standby, and the link
 	// heals: west's mirror of east's stream now receives the epoch-1 tail.
@@ -73,8 +73,8 @@ func TestStaleTailAfterPromoteAndSwitchback(t *testing.T) {
 	if out, logs, err := runZkdr("switchover", "--config", p.configFile("west"), "--json"); err != nil {
 		t.Fatalf("switchover: %v\n%s\n%s", err, out, tail(logs, 8000))
 	}
-	p.waitRecord("east", failover.RoleActive, 3)
-	p.waitRecord("west", failover.RoleStandby, 3)
+	p.waitRecord("east", site.RoleActive, 3)
+	p.waitRecord("west", site.RoleStandby, 3)
 	mustCreate(t, p.conn["east"], "/tail/after", []byte("epoch 3"), 0, nil)
 	waitFor(t, 2*time.Minute, "west to apply east's epoch-3 write", func() bool {
 		ok, _, _ := p.conn["west"].Exists("/tail/after")

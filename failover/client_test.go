@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
 )
@@ -33,10 +34,10 @@ func startPair(t *testing.T) *pair {
 	p.eastConn, p.westConn = dialZK(t, p.east), dialZK(t, p.west)
 	p.sites = []Site{{Name: "east", Servers: p.east.Servers()}, {Name: "west", Servers: p.west.Servers()}}
 	ctx := context.Background()
-	if _, _, err := EnsureRecord(ctx, p.eastConn, "east", RoleActive); err != nil {
+	if _, _, err := site.EnsureRecord(ctx, p.eastConn, "east", site.RoleActive); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := EnsureRecord(ctx, p.westConn, "west", RoleStandby); err != nil {
+	if _, _, err := site.EnsureRecord(ctx, p.westConn, "west", site.RoleStandby); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -47,20 +48,20 @@ func startPair(t *testing.T) *pair {
 func (p *pair) flip(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	e, ev, err := ReadRecord(ctx, p.eastConn)
+	e, ev, err := site.ReadRecord(ctx, p.eastConn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, wv, err := ReadRecord(ctx, p.westConn)
+	w, wv, err := site.ReadRecord(ctx, p.westConn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Role, e.Since, e.ChangedBy, e.Reason = RoleFenced, time.Time{}, "test", "switchover"
-	if _, _, err := WriteRecord(ctx, p.eastConn, e, ev); err != nil {
+	e.Role, e.Since, e.ChangedBy, e.Reason = site.RoleFenced, time.Time{}, "test", "switchover"
+	if _, _, err := site.WriteRecord(ctx, p.eastConn, e, ev); err != nil {
 		t.Fatal(err)
 	}
-	w.Role, w.Epoch, w.Since, w.ChangedBy, w.Reason = RoleActive, NextEpoch(e, w), time.Time{}, "test", "switchover"
-	if _, _, err := WriteRecord(ctx, p.westConn, w, wv); err != nil {
+	w.Role, w.Epoch, w.Since, w.ChangedBy, w.Reason = site.RoleActive, site.NextEpoch(e, w), time.Time{}, "test", "switchover"
+	if _, _, err := site.WriteRecord(ctx, p.westConn, w, wv); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
@@ -31,7 +32,7 @@ type Daemon struct {
 	log hclog.Logger
 
 	mu            sync.Mutex // guards the fields below
-	rec           Record
+	rec           site.Record
 	source        *source.Source
 	applier       *applier.Applier
 	antiEntropy   *AntiEntropy // while standby, with anti_entropy.interval set
@@ -47,7 +48,7 @@ type Daemon struct {
 // DaemonStatus is a point-in-time view of a Daemon.
 type DaemonStatus struct {
 	Site    string
-	Role    Role
+	Role    site.Role
 	Epoch   uint64
 	Source  *source.Stats  // while active
 	Applier *applier.Stats // while standby
@@ -126,14 +127,6 @@ func (d *Daemon) reportDir() string {
 	}
 }
 
-// Who wrote a record (Record.ChangedBy). The daemon tells a switchover's fence,
-// which the switchover itself resolves, from the fences that need a rejoin.
-const (
-	ChangedByPromote    = "promote"
-	ChangedBySwitchover = "switchover"
-	ChangedByRejoin     = "rejoin"
-)
-
 // mode is what the daemon runs.
 type mode int
 
@@ -165,10 +158,10 @@ type want struct {
 //     rejoining once the peer is active at an epoch at least as high; one written
 //     by a switchover is left to the switchover, which makes the site standby
 //     itself (there is nothing to report: the standby applied everything).
-func decide(own Record, peer SiteView) want {
-	peerActive := peer.Reachable && peer.Exists && peer.Record.Role == RoleActive
+func decide(own site.Record, peer SiteView) want {
+	peerActive := peer.Reachable && peer.Exists && peer.Record.Role == site.RoleActive
 	switch own.Role {
-	case RoleActive:
+	case site.RoleActive:
 		if peerActive && peer.Record.Epoch > own.Epoch {
 			return want{mode: modeRejoin}
 		}
@@ -178,10 +171,10 @@ func decide(own Record, peer SiteView) want {
 			return want{mode: modeIdle, epoch: own.Epoch}
 		}
 		return want{mode: modeActive, epoch: own.Epoch}
-	case RoleStandby:
+	case site.RoleStandby:
 		return want{mode: modeStandby, epoch: own.Epoch}
 	default:
-		if own.ChangedBy != ChangedBySwitchover && peerActive && peer.Record.Epoch >= own.Epoch {
+		if own.ChangedBy != site.ChangedBySwitchover && peerActive && peer.Record.Epoch >= own.Epoch {
 			return want{mode: modeRejoin}
 		}
 		return want{mode: modeIdle, epoch: own.Epoch}
@@ -218,7 +211,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	rec, _, err := EnsureRecord(ctx, conn, d.cfg.Site, Role(d.cfg.InitialRole))
+	rec, _, err := site.EnsureRecord(ctx, conn, d.cfg.Site, site.Role(d.cfg.InitialRole))
 	if err != nil {
 		return err
 	}
@@ -229,11 +222,11 @@ func (d *Daemon) run(ctx context.Context) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 
-	changes := make(chan Record, 1)
+	changes := make(chan site.Record, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = WatchRecord(bgCtx, conn, func(s RecordState) {
+		_ = site.WatchRecord(bgCtx, conn, func(s site.RecordState) {
 			if s.Err != nil || !s.Exists {
 				return
 			}
@@ -258,18 +251,18 @@ func (d *Daemon) run(ctx context.Context) error {
 		cancel  context.CancelFunc
 		done    chan error
 	)
-	stop := func(next Record) {
+	stop := func(next site.Record) {
 		if !running {
 			return
 		}
-		if cur.mode == modeActive && next.Role == RoleFenced {
+		if cur.mode == modeActive && next.Role == site.RoleFenced {
 			d.flushBeforeFence(ctx, conn)
 		}
 		cancel()
 		<-done
 		running = false
 	}
-	defer func() { stop(Record{}) }()
+	defer func() { stop(site.Record{}) }()
 	for {
 		d.mu.Lock()
 		d.rec = rec
@@ -280,7 +273,7 @@ func (d *Daemon) run(ctx context.Context) error {
 			stop(rec)
 		}
 		if !running && (w != cur || !ended) {
-			if w.mode == modeRejoin || (w.mode == modeIdle && rec.Role == RoleActive) {
+			if w.mode == modeRejoin || (w.mode == modeIdle && rec.Role == site.RoleActive) {
 				d.log.Warn("peer is active at a higher epoch: this site must not publish",
 					"peer", d.cfg.Peer.Name, "peer-epoch", peer.Record.Epoch, "own-epoch", rec.Epoch, "own-role", rec.Role)
 			}
@@ -288,7 +281,7 @@ func (d *Daemon) run(ctx context.Context) error {
 			roleCtx, cancelRole := context.WithCancel(ctx)
 			cancel = cancelRole
 			done = make(chan error, 1)
-			go func(w want, rec Record) {
+			go func(w want, rec site.Record) {
 				switch w.mode {
 				case modeRejoin:
 					done <- d.runRejoin(roleCtx, conn)
@@ -465,14 +458,7 @@ func (d *Daemon) watchPeer(ctx context.Context, wg *sync.WaitGroup) (<-chan stru
 // normally the last event. It gives up after a bound (the source may be broken;
 // the switchover then times out and unfences).
 func (d *Daemon) flushBeforeFence(ctx context.Context, conn *zk.Conn) {
-	var fenceZxid int64
-	err := do(ctx, func() error {
-		_, st, err := conn.Exists(RecordPath)
-		if err == nil && st != nil {
-			fenceZxid = st.Mzxid
-		}
-		return err
-	})
+	fenceZxid, err := site.RecordZxid(ctx, conn)
 	if err != nil {
 		d.log.Warn("fenced: cannot read the fence's zxid; stopping the source at once", "error", err)
 		return
@@ -566,7 +552,7 @@ func (d *Daemon) hooksOf(blocks []configs.Hook) []*Hooks {
 
 // startHooks starts the worker that runs the configured hooks, one role change
 // after the other, and returns the function that queues a change.
-func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record, SiteView) {
+func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(site.Record, SiteView) {
 	f := d.cfg.Failover
 	hooks := d.hooksOf(f.Hooks)
 	if f.ActiveConnectFile != "" {
@@ -578,7 +564,7 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record
 		}
 	}
 	if len(hooks) == 0 {
-		return func(Record, SiteView) {}
+		return func(site.Record, SiteView) {}
 	}
 	queue := hookQueue(ctx, wg, func(ch RoleChange) {
 		for _, h := range hooks {
@@ -587,12 +573,12 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(Record
 			}
 		}
 	})
-	return func(rec Record, peer SiteView) {
+	return func(rec site.Record, peer SiteView) {
 		ch := RoleChange{Site: rec.Site, Role: rec.Role, Epoch: rec.Epoch}
 		switch {
-		case rec.Role == RoleActive:
+		case rec.Role == site.RoleActive:
 			ch.Connect = strings.Join(d.cfg.ZooKeeper.Servers, ",")
-		case peer.Exists && peer.Record.Role == RoleActive:
+		case peer.Exists && peer.Record.Role == site.RoleActive:
 			ch.Connect = strings.Join(d.cfg.Peer.ZooKeeper.Servers, ",")
 		}
 		if !queue(ch) {
@@ -635,12 +621,12 @@ func (d *Daemon) clearErrIf(gen uint64) {
 
 // runRole runs what the record asks for, retrying transient failures with
 // backoff until ctx ends.
-func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStream, rec Record) error {
+func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStream, rec site.Record) error {
 	var run func(context.Context) error
 	switch rec.Role {
-	case RoleActive:
+	case site.RoleActive:
 		run = func(ctx context.Context) error { return d.runActive(ctx, js, rec) }
-	case RoleStandby:
+	case site.RoleStandby:
 		run = func(ctx context.Context) error { return d.runStandby(ctx, js, rec) }
 	default:
 		run = func(ctx context.Context) error {
@@ -655,7 +641,7 @@ func (d *Daemon) runRole(ctx context.Context, conn *zk.Conn, js jetstream.JetStr
 // keepRunning runs a role's runner until ctx ends, starting it again after a
 // transient failure; after a permanent one (a replicator.StopError that says
 // so) it waits for ctx without starting it again.
-func (d *Daemon) keepRunning(ctx context.Context, role Role, run func(context.Context) error) error {
+func (d *Daemon) keepRunning(ctx context.Context, role site.Role, run func(context.Context) error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 10 * time.Second

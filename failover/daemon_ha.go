@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
@@ -50,7 +51,7 @@ func (d *Daemon) leadOnce(ctx context.Context, nodeID string) error {
 		return fmt.Errorf("connect to zookeeper for the election: %w", err)
 	}
 	defer conn.Close()
-	lead, err := Elect(ctx, conn, nodeID, expired, d.log.Named("election"))
+	lead, err := site.Elect(ctx, conn, nodeID, expired, d.log.Named("election"))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/failover/site"
 )
 
 // HooksConfig configures the commands run on every role change, for clients
@@ -51,10 +53,10 @@ func (c HooksConfig) Validate() error {
 
 // RoleChange is what the hooks are told.
 type RoleChange struct {
-	Site    string // ZKDR_SITE: the site whose role changed
-	Role    Role   // ZKDR_ROLE
-	Epoch   uint64 // ZKDR_EPOCH
-	Connect string // ZKDR_CONNECT: the active site's connect string, "" if none
+	Site    string    // ZKDR_SITE: the site whose role changed
+	Role    site.Role // ZKDR_ROLE
+	Epoch   uint64    // ZKDR_EPOCH
+	Connect string    // ZKDR_CONNECT: the active site's connect string, "" if none
 }
 
 // Env returns the variables hooks get, as "KEY=value".

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/replicator/applier"
 )
 
@@ -25,7 +26,7 @@ func TestHooksGetTheirEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	change := RoleChange{Site: "west", Role: RoleActive, Epoch: 7, Connect: "10.0.0.1:2181,10.0.0.2:2181"}
+	change := RoleChange{Site: "west", Role: site.RoleActive, Epoch: 7, Connect: "10.0.0.1:2181,10.0.0.2:2181"}
 	if err := h.Fire(context.Background(), change); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestHookFailuresAreReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = h.Fire(context.Background(), RoleChange{Site: "east", Role: RoleFenced, Epoch: 2})
+	err = h.Fire(context.Background(), RoleChange{Site: "east", Role: site.RoleFenced, Epoch: 2})
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("hooks took %s: the timeout did not stop the sleeping hook", took)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/zkdr/zkdr/failover/site"
 )
 
 // newTestProvider builds a provider over a monitor fed by hand (no ZooKeeper).
@@ -25,8 +27,8 @@ func newTestProvider(t *testing.T) (*Monitor, *HostProvider) {
 	return m, hp
 }
 
-func set(m *Monitor, site string, role Role, epoch uint64) {
-	m.update(site, RecordState{Exists: true, Record: Record{Site: site, Role: role, Epoch: epoch}})
+func set(m *Monitor, name string, role site.Role, epoch uint64) {
+	m.update(name, site.RecordState{Exists: true, Record: site.Record{Site: name, Role: role, Epoch: epoch}})
 }
 
 func TestHostProviderFollowsActiveSite(t *testing.T) {
@@ -53,8 +55,8 @@ func TestHostProviderFollowsActiveSite(t *testing.T) {
 	default:
 	}
 
-	set(m, "east", RoleActive, 1)
-	set(m, "west", RoleStandby, 0)
+	set(m, "east", site.RoleActive, 1)
+	set(m, "west", site.RoleStandby, 0)
 	<-m.Ready()
 	var got []string
 	var retries int
@@ -82,16 +84,16 @@ func TestHostProviderFollowsActiveSite(t *testing.T) {
 	hp.mu.Lock()
 	hp.conn = &trackedConn{Conn: c, site: "east"}
 	hp.mu.Unlock()
-	set(m, "east", RoleFenced, 1)
+	set(m, "east", site.RoleFenced, 1)
 	if !c.closed || hp.Target() != "" {
 		t.Fatalf("after fence: closed=%v target=%q", c.closed, hp.Target())
 	}
-	set(m, "west", RoleActive, 2)
+	set(m, "west", site.RoleActive, 2)
 	if s, retry := hp.Next(); s != "w1:1" || retry {
 		t.Fatalf("Next after promotion = %s,%v; want w1:1 without a pause", s, retry)
 	}
 	// A stale active record of the old site does not take clients back.
-	set(m, "east", RoleActive, 1)
+	set(m, "east", site.RoleActive, 1)
 	if hp.Target() != "west" {
 		t.Fatalf("target %q after a stale active record", hp.Target())
 	}

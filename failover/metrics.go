@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/buildinfo"
 	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/source"
@@ -96,7 +97,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
 	}
 	gauge(c.buildInfo, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
-	for _, r := range []Role{RoleActive, RoleStandby, RoleFenced} {
+	for _, r := range []site.Role{site.RoleActive, site.RoleStandby, site.RoleFenced} {
 		v := 0.0
 		if st.Role == r {
 			v = 1

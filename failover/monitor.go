@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
@@ -78,8 +79,8 @@ type SiteView struct {
 	Site string
 	// Record is the last record read; it is kept while the site is unreachable,
 	// because the last word of a site that went away still counts.
-	Record Record
-	Exists bool // a record was read (Record is meaningful)
+	Record site.Record
+	Exists bool // a record was read (site.Record is meaningful)
 	// Reachable is false when the last read failed.
 	Reachable bool
 	// Err is the last read error, if the last read failed.
@@ -186,8 +187,10 @@ func (m *Monitor) watchSite(ctx context.Context, s Site) error {
 		b := backoff.NewExponentialBackOff()
 		b.MaxInterval = 5 * time.Second
 		b.MaxElapsedTime = 0
-		op := func() error { return do(ctx, func() error { return conn.AddAuth("digest", []byte(m.cfg.Auth)) }) }
-		onErr := func(err error, _ time.Duration) { m.update(s.Name, RecordState{Version: -1, Err: err}) }
+		op := func() error {
+			return zkconn.Do(ctx, func() error { return conn.AddAuth("digest", []byte(m.cfg.Auth)) })
+		}
+		onErr := func(err error, _ time.Duration) { m.update(s.Name, site.RecordState{Version: -1, Err: err}) }
 		if err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), onErr); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -195,22 +198,22 @@ func (m *Monitor) watchSite(ctx context.Context, s Site) error {
 			return fmt.Errorf("authenticate to site %s: %w", s.Name, err)
 		}
 	}
-	return WatchRecord(ctx, conn, func(st RecordState) { m.update(s.Name, st) })
+	return site.WatchRecord(ctx, conn, func(st site.RecordState) { m.update(s.Name, st) })
 }
 
-func (m *Monitor) update(site string, st RecordState) {
+func (m *Monitor) update(name string, st site.RecordState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sv := m.sites[site]
-	log := m.log.With("site", site)
+	sv := m.sites[name]
+	log := m.log.With("site", name)
 	switch {
 	case st.Err != nil:
-		if sv.Reachable || !m.tried[site] {
+		if sv.Reachable || !m.tried[name] {
 			log.Warn("cannot read site record", "error", st.Err)
 		}
 		sv.Reachable, sv.Err = false, st.Err
-	case st.Exists && st.Record.Site != site:
-		err := fmt.Errorf("%w: ensemble of %q holds the record of %q", ErrSiteMismatch, site, st.Record.Site)
+	case st.Exists && st.Record.Site != name:
+		err := fmt.Errorf("%w: ensemble of %q holds the record of %q", site.ErrSiteMismatch, name, st.Record.Site)
 		log.Error("ignoring site record", "error", err)
 		sv.Reachable, sv.Err = false, err
 	default:
@@ -222,7 +225,7 @@ func (m *Monitor) update(site string, st RecordState) {
 			log.Debug("site record", "role", st.Record.Role, "epoch", st.Record.Epoch)
 		}
 	}
-	m.tried[site] = true
+	m.tried[name] = true
 
 	v := m.buildView(m.view.Active)
 	if v.Active != m.view.Active || v.Epoch != m.view.Epoch {
@@ -246,7 +249,7 @@ func (m *Monitor) update(site string, st RecordState) {
 func (m *Monitor) buildView(prev string) View {
 	var (
 		v       View
-		records []Record
+		records []site.Record
 	)
 	for _, s := range m.cfg.Sites {
 		sv := *m.sites[s.Name]
@@ -255,7 +258,7 @@ func (m *Monitor) buildView(prev string) View {
 			records = append(records, sv.Record)
 		}
 	}
-	if rec, ok := ActiveSite(records...); ok && rec.Epoch >= m.topEpoch {
+	if rec, ok := site.ActiveSite(records...); ok && rec.Epoch >= m.topEpoch {
 		v.Active, v.Epoch = rec.Site, rec.Epoch
 	} else if ok {
 		m.log.Warn("ignoring stale active record", "site", rec.Site, "epoch", rec.Epoch, "highest-epoch", m.topEpoch)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator/applier"
@@ -125,14 +126,14 @@ func DefaultPromoteOptions() PromoteOptions {
 
 // PromoteReport is what Promote did and what it may have cost.
 type PromoteReport struct {
-	Site          string `json:"site"`
-	Peer          string `json:"peer"`
-	Epoch         uint64 `json:"epoch"`
-	PreviousRole  Role   `json:"previous_role"`
-	PreviousEpoch uint64 `json:"previous_epoch"`
-	PeerReachable bool   `json:"peer_reachable"`
-	PeerRole      Role   `json:"peer_role,omitempty"` // before the promotion
-	PeerFenced    bool   `json:"peer_fenced"`
+	Site          string    `json:"site"`
+	Peer          string    `json:"peer"`
+	Epoch         uint64    `json:"epoch"`
+	PreviousRole  site.Role `json:"previous_role"`
+	PreviousEpoch uint64    `json:"previous_epoch"`
+	PeerReachable bool      `json:"peer_reachable"`
+	PeerRole      site.Role `json:"peer_role,omitempty"` // before the promotion
+	PeerFenced    bool      `json:"peer_fenced"`
 	// PeerFlushed: the fenced peer's last heartbeat, taken after the fence, is
 	// applied here, so nothing acknowledged by the peer before its fence is lost.
 	PeerFlushed   bool   `json:"peer_flushed"`
@@ -205,7 +206,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	own, ownVersion, err := EnsureRecord(ctx, local, cfg.Site, Role(cfg.InitialRole))
+	own, ownVersion, err := site.EnsureRecord(ctx, local, cfg.Site, site.Role(cfg.InitialRole))
 	if err != nil {
 		return nil, err
 	}
@@ -213,12 +214,12 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 
 	peer, peerErr := dialSiteZK(ctx, cfg.Peer.ZooKeeper, opts.PeerTimeout, log)
 	var (
-		peerRec     Record
+		peerRec     site.Record
 		peerVersion int32 = -1
 	)
 	if peerErr == nil {
 		defer peer.Close()
-		peerRec, peerVersion, peerErr = ReadRecord(ctx, peer)
+		peerRec, peerVersion, peerErr = site.ReadRecord(ctx, peer)
 	}
 	rep.PeerReachable = peerErr == nil
 	if rep.PeerReachable {
@@ -226,10 +227,10 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 	} else {
 		log.Warn("peer unreachable: it cannot be fenced now; it fences itself when it returns", "error", peerErr)
 	}
-	if own.Role == RoleActive && (!rep.PeerReachable || peerRec.Role != RoleActive || peerRec.Epoch < own.Epoch) {
+	if own.Role == site.RoleActive && (!rep.PeerReachable || peerRec.Role != site.RoleActive || peerRec.Epoch < own.Epoch) {
 		return rep, fmt.Errorf("%w: %s is active at epoch %d", ErrAlreadyActive, own.Site, own.Epoch)
 	}
-	if rep.PeerReachable && peerRec.Role == RoleActive && !opts.Force {
+	if rep.PeerReachable && peerRec.Role == site.RoleActive && !opts.Force {
 		return rep, fmt.Errorf("%w: %s is active at epoch %d; use zkdr switchover for a planned move, or --force", ErrPeerActive, peerRec.Site, peerRec.Epoch)
 	}
 	st.done("connect", fmt.Sprintf("peer reachable: %t", rep.PeerReachable))
@@ -241,16 +242,16 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 		return rep, fmt.Errorf("%w: %s is %s: its tree is incomplete until the snapshot is applied; wait, or --force", ErrPreflight, cfg.Site, cp.Resync)
 	}
 	info, _ := mirrorInfo(ctx, js, stream)
-	records := []Record{own, {Epoch: cp.Epoch}, {Epoch: info.NewestEpoch}}
+	records := []site.Record{own, {Epoch: cp.Epoch}, {Epoch: info.NewestEpoch}}
 	if rep.PeerReachable {
 		records = append(records, peerRec)
 	}
-	rep.Epoch = NextEpoch(records...)
+	rep.Epoch = site.NextEpoch(records...)
 
-	if rep.PeerReachable && peerRec.Role != RoleFenced || rep.PeerReachable && peerRec.Epoch < rep.Epoch {
-		wasActive := peerRec.Role == RoleActive
-		peerRec, _, err = WriteRecord(ctx, peer, Record{
-			Site: peerRec.Site, Role: RoleFenced, Epoch: rep.Epoch, ChangedBy: ChangedByPromote,
+	if rep.PeerReachable && peerRec.Role != site.RoleFenced || rep.PeerReachable && peerRec.Epoch < rep.Epoch {
+		wasActive := peerRec.Role == site.RoleActive
+		peerRec, _, err = site.WriteRecord(ctx, peer, site.Record{
+			Site: peerRec.Site, Role: site.RoleFenced, Epoch: rep.Epoch, ChangedBy: site.ChangedByPromote,
 			Reason: fmt.Sprintf("%s promoted at epoch %d", cfg.Site, rep.Epoch),
 		}, peerVersion)
 		if err != nil {
@@ -261,7 +262,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 		if wasActive {
 			// Its daemon publishes one more heartbeat after the fence: wait for it
 			// here, so nothing it acknowledged before the fence is left behind.
-			fz, err := recordZxid(ctx, peer)
+			fz, err := site.RecordZxid(ctx, peer)
 			if err == nil {
 				err = waitWatermark(ctx, local, fz, opts.FlushTimeout, opts.Progress)
 			}
@@ -312,9 +313,9 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 	st.done("drain", fmt.Sprintf("applied %d of %d, watermark %#x", cp.Seq, info.LastSeq, cp.WatermarkZxid))
 
 	// Epochs only grow: take the max again in case the checkpoint moved on.
-	rep.Epoch = max(rep.Epoch, NextEpoch(Record{Epoch: cp.Epoch}, Record{Epoch: info.NewestEpoch}))
-	if _, _, err := WriteRecord(ctx, local, Record{
-		Site: cfg.Site, Role: RoleActive, Epoch: rep.Epoch, ChangedBy: ChangedByPromote,
+	rep.Epoch = max(rep.Epoch, site.NextEpoch(site.Record{Epoch: cp.Epoch}, site.Record{Epoch: info.NewestEpoch}))
+	if _, _, err := site.WriteRecord(ctx, local, site.Record{
+		Site: cfg.Site, Role: site.RoleActive, Epoch: rep.Epoch, ChangedBy: site.ChangedByPromote,
 		Reason: fmt.Sprintf("promoted after applying %s to sequence %d", stream, cp.Seq),
 	}, ownVersion); err != nil {
 		return rep, fmt.Errorf("mark %s active: %w", cfg.Site, err)
@@ -365,19 +366,6 @@ func mirrorInfo(ctx context.Context, js jetstream.JetStream, stream string) (jou
 	return *info, nil
 }
 
-// recordZxid is the zxid of the last write of an ensemble's site record.
-func recordZxid(ctx context.Context, conn *zk.Conn) (int64, error) {
-	var z int64
-	err := do(ctx, func() error {
-		_, st, err := conn.Exists(RecordPath)
-		if err == nil && st != nil {
-			z = st.Mzxid
-		}
-		return err
-	})
-	return z, err
-}
-
 // waitWatermark waits until the standby's applied watermark reaches zxid (a
 // zxid of the active ensemble), reporting each poll to progress (may be nil)
 // as a "flush".
@@ -416,5 +404,14 @@ func waitSource(ctx context.Context, js jetstream.JetStream, site string, epoch 
 		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }

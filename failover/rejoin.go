@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
@@ -75,24 +76,24 @@ func Rejoin(ctx context.Context, local, peer *zk.Conn, opts RejoinOptions) (Rejo
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("rejoin")
-	peerRec, _, err := ReadRecord(ctx, peer)
+	peerRec, _, err := site.ReadRecord(ctx, peer)
 	if err != nil {
 		return RejoinResult{}, fmt.Errorf("read the peer's site record: %w", err)
 	}
-	if peerRec.Role != RoleActive {
+	if peerRec.Role != site.RoleActive {
 		return RejoinResult{}, fmt.Errorf("%w: peer %s is %s, not active", ErrNotActive, peerRec.Site, peerRec.Role)
 	}
-	own, version, err := ReadRecord(ctx, local)
+	own, version, err := site.ReadRecord(ctx, local)
 	if err != nil {
 		return RejoinResult{}, err
 	}
 	res := RejoinResult{Site: own.Site, ActiveSite: peerRec.Site, Epoch: max(own.Epoch, peerRec.Epoch)}
-	if own.Role == RoleStandby && own.Epoch >= peerRec.Epoch {
+	if own.Role == site.RoleStandby && own.Epoch >= peerRec.Epoch {
 		return res, nil // already rejoined
 	}
-	if own.Role != RoleFenced || own.Epoch < peerRec.Epoch {
-		own, version, err = WriteRecord(ctx, local, Record{
-			Site: own.Site, Role: RoleFenced, Epoch: res.Epoch, ChangedBy: ChangedByRejoin,
+	if own.Role != site.RoleFenced || own.Epoch < peerRec.Epoch {
+		own, version, err = site.WriteRecord(ctx, local, site.Record{
+			Site: own.Site, Role: site.RoleFenced, Epoch: res.Epoch, ChangedBy: site.ChangedByRejoin,
 			Reason: fmt.Sprintf("site %s is active at epoch %d", peerRec.Site, peerRec.Epoch),
 		}, version)
 		if err != nil {
@@ -131,8 +132,8 @@ func Rejoin(ctx context.Context, local, peer *zk.Conn, opts RejoinOptions) (Rejo
 		log.Info("deleted the reported nodes the active site does not have", "nodes", deleted, "file", res.Report)
 	}
 
-	_, _, err = WriteRecord(ctx, local, Record{
-		Site: own.Site, Role: RoleStandby, Epoch: res.Epoch, ChangedBy: ChangedByRejoin,
+	_, _, err = site.WriteRecord(ctx, local, site.Record{
+		Site: own.Site, Role: site.RoleStandby, Epoch: res.Epoch, ChangedBy: site.ChangedByRejoin,
 		Reason: fmt.Sprintf("standby of %s; divergence report %s (%d nodes)", peerRec.Site, res.Report, len(nodes)),
 	}, version)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/journal"
@@ -21,7 +22,7 @@ import (
 	"github.com/zkdr/zkdr/replicator/source"
 )
 
-func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Record) error {
+func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec site.Record) error {
 	j := d.cfg.Journal
 	if _, err := journal.EnsureStream(ctx, js, journal.StreamConfig{
 		Site: d.cfg.Site, Replicas: j.Replicas, MaxAge: j.MaxAge, MaxBytes: j.MaxBytes, MaxMsgs: j.MaxMsgs,
@@ -68,7 +69,7 @@ func (d *Daemon) runActive(ctx context.Context, js jetstream.JetStream, rec Reco
 	return src.Run(ctx)
 }
 
-func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec Record) error {
+func (d *Daemon) runStandby(ctx context.Context, js jetstream.JetStream, rec site.Record) error {
 	peer := d.cfg.Peer
 	j := d.cfg.Journal
 	stream := journal.StreamName(peer.Name)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
@@ -52,7 +53,7 @@ func TestPermanentStopIsNotRetried(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
-				done <- d.keepRunning(ctx, RoleActive, func(ctx context.Context) error { runs.Add(1); return tc.run(ctx) })
+				done <- d.keepRunning(ctx, site.RoleActive, func(ctx context.Context) error { runs.Add(1); return tc.run(ctx) })
 			}()
 			if tc.permanent {
 				// The runner is not started again: keepRunning gives the

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
 	"github.com/zkdr/zkdr/journal"
@@ -140,15 +141,15 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 		return rep, fmt.Errorf("%w: site %s unreachable: %w", ErrPreflight, cfg.Peer.Name, err)
 	}
 	defer peer.Close()
-	localRec, _, err := ReadRecord(ctx, local)
+	localRec, _, err := site.ReadRecord(ctx, local)
 	if err != nil {
 		return rep, fmt.Errorf("%w: site %s: %w", ErrPreflight, cfg.Site, err)
 	}
-	peerRec, _, err := ReadRecord(ctx, peer)
+	peerRec, _, err := site.ReadRecord(ctx, peer)
 	if err != nil {
 		return rep, fmt.Errorf("%w: site %s: %w", ErrPreflight, cfg.Peer.Name, err)
 	}
-	act, ok := ActiveSite(localRec, peerRec)
+	act, ok := site.ActiveSite(localRec, peerRec)
 	if !ok {
 		return rep, fmt.Errorf("%w: no site is active (%s: %s at %d, %s: %s at %d)", ErrPreflight,
 			localRec.Site, localRec.Role, localRec.Epoch, peerRec.Site, peerRec.Role, peerRec.Epoch)
@@ -162,7 +163,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 		stbRec = localRec
 	}
 	rep.From, rep.To, rep.PreviousEpoch = sp.activeName, sp.standbyName, act.Epoch
-	if stbRec.Role != RoleStandby {
+	if stbRec.Role != site.RoleStandby {
 		return rep, fmt.Errorf("%w: %s is %s, not standby", ErrPreflight, stbRec.Site, stbRec.Role)
 	}
 	cp, err := readCheckpoint(ctx, sp.standby)
@@ -185,7 +186,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	if g, engaged, err := applier.ReadGuard(ctx, sp.standby); err == nil && engaged && g.State == applier.GuardPaused {
 		return rep, fmt.Errorf("%w: the delete guard holds %s's applier (zkdr guard release)", ErrPreflight, sp.standbyName)
 	}
-	rep.Epoch = NextEpoch(localRec, peerRec, Record{Epoch: cp.Epoch})
+	rep.Epoch = site.NextEpoch(localRec, peerRec, site.Record{Epoch: cp.Epoch})
 	st.done("preflight", fmt.Sprintf("%s active at epoch %d, %s standby with lag %s", sp.activeName, act.Epoch, sp.standbyName, rep.Lag))
 	if opts.DryRun {
 		rep.Took = Duration(time.Since(started))
@@ -193,19 +194,19 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	}
 
 	// Fence the active site.
-	actRec, actVersion, err := ReadRecord(ctx, sp.active)
+	actRec, actVersion, err := site.ReadRecord(ctx, sp.active)
 	if err != nil {
 		return rep, err
 	}
-	fenced, fencedVersion, err := WriteRecord(ctx, sp.active, Record{
-		Site: actRec.Site, Role: RoleFenced, Epoch: actRec.Epoch, ChangedBy: ChangedBySwitchover,
+	fenced, fencedVersion, err := site.WriteRecord(ctx, sp.active, site.Record{
+		Site: actRec.Site, Role: site.RoleFenced, Epoch: actRec.Epoch, ChangedBy: site.ChangedBySwitchover,
 		Reason: fmt.Sprintf("switchover to %s", sp.standbyName),
 	}, actVersion)
 	if err != nil {
 		return rep, fmt.Errorf("fence %s: %w", sp.activeName, err)
 	}
 	fenceAt := time.Now()
-	if rep.FenceZxid, err = recordZxid(ctx, sp.active); err != nil {
+	if rep.FenceZxid, err = site.RecordZxid(ctx, sp.active); err != nil {
 		return rep, fmt.Errorf("read the fence's zxid: %w", err)
 	}
 	st.done("fence", fmt.Sprintf("%s fenced at zxid %#x", sp.activeName, rep.FenceZxid))
@@ -215,8 +216,8 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 		// Undo the fence: the old active site takes writes again.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if _, _, uerr := WriteRecord(uctx, sp.active, Record{
-			Site: fenced.Site, Role: RoleActive, Epoch: fenced.Epoch, ChangedBy: ChangedBySwitchover,
+		if _, _, uerr := site.WriteRecord(uctx, sp.active, site.Record{
+			Site: fenced.Site, Role: site.RoleActive, Epoch: fenced.Epoch, ChangedBy: site.ChangedBySwitchover,
 			Reason: "switchover aborted: " + err.Error(),
 		}, fencedVersion); uerr != nil {
 			return rep, fmt.Errorf("%w; undoing the fence failed too (%s stays fenced): %w", err, sp.activeName, uerr)
@@ -231,13 +232,13 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	st.done("flush", fmt.Sprintf("%s applied heartbeat %#x (sequence %d)", sp.standbyName, cp.WatermarkZxid, cp.Seq))
 
 	// Promote the standby.
-	stb, stbVersion, err := ReadRecord(ctx, sp.standby)
+	stb, stbVersion, err := site.ReadRecord(ctx, sp.standby)
 	if err != nil {
 		return rep, err
 	}
-	rep.Epoch = max(rep.Epoch, NextEpoch(stb, fenced, Record{Epoch: cp.Epoch}))
-	if _, _, err := WriteRecord(ctx, sp.standby, Record{
-		Site: stb.Site, Role: RoleActive, Epoch: rep.Epoch, ChangedBy: ChangedBySwitchover,
+	rep.Epoch = max(rep.Epoch, site.NextEpoch(stb, fenced, site.Record{Epoch: cp.Epoch}))
+	if _, _, err := site.WriteRecord(ctx, sp.standby, site.Record{
+		Site: stb.Site, Role: site.RoleActive, Epoch: rep.Epoch, ChangedBy: site.ChangedBySwitchover,
 		Reason: fmt.Sprintf("switchover from %s", sp.activeName),
 	}, stbVersion); err != nil {
 		return rep, fmt.Errorf("promote %s (%s stays fenced; run zkdr promote on %s or undo the fence): %w", sp.standbyName, sp.activeName, sp.standbyName, err)
@@ -247,8 +248,8 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	st.done("promote", fmt.Sprintf("%s active at epoch %d", sp.standbyName, rep.Epoch))
 
 	// Demote the old active site to standby of the new journal.
-	if _, _, err := WriteRecord(ctx, sp.active, Record{
-		Site: fenced.Site, Role: RoleStandby, Epoch: rep.Epoch, ChangedBy: ChangedBySwitchover,
+	if _, _, err := site.WriteRecord(ctx, sp.active, site.Record{
+		Site: fenced.Site, Role: site.RoleStandby, Epoch: rep.Epoch, ChangedBy: site.ChangedBySwitchover,
 		Reason: fmt.Sprintf("standby of %s after switchover", sp.standbyName),
 	}, fencedVersion); err != nil {
 		return rep, fmt.Errorf("make %s standby: %w", sp.activeName, err)

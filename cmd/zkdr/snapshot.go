@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator/source"
 )
@@ -39,23 +39,23 @@ func runSnapshot(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s's ensemble: %w", cfg.Site, err)
 	}
 	defer own.Close()
-	rec, _, err := failover.ReadRecord(ctx, own)
+	rec, _, err := site.ReadRecord(ctx, own)
 	if err != nil {
 		return fmt.Errorf("%s's site record: %w", cfg.Site, err)
 	}
 	active, conn := cfg.Site, own
-	if rec.Role != failover.RoleActive {
+	if rec.Role != site.RoleActive {
 		active = cfg.Peer.Name
 		peer, err := dialSite(ctx, cfg.Peer.ZooKeeper, 30*time.Second)
 		if err != nil {
 			return fmt.Errorf("%s (%s is %s): the active site's ensemble: %w", cfg.Peer.Name, cfg.Site, rec.Role, err)
 		}
 		defer peer.Close()
-		prec, _, err := failover.ReadRecord(ctx, peer)
+		prec, _, err := site.ReadRecord(ctx, peer)
 		if err != nil {
 			return fmt.Errorf("%s's site record: %w", cfg.Peer.Name, err)
 		}
-		if prec.Role != failover.RoleActive {
+		if prec.Role != site.RoleActive {
 			return fmt.Errorf("neither site is active (%s %s, %s %s): no source to take a snapshot", cfg.Site, rec.Role, cfg.Peer.Name, prec.Role)
 		}
 		conn = peer

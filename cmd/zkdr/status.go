@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
@@ -107,17 +108,17 @@ func runStatus(ctx context.Context, args []string) error {
 
 // readSite gathers one site's state from its ensemble and, through this site's
 // NATS, its JetStream domain.
-func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.ZooKeeper, domain, other string) siteStatus {
-	st := siteStatus{Site: site}
+func readSite(ctx context.Context, cfg *configs.Config, name string, z configs.ZooKeeper, domain, other string) siteStatus {
+	st := siteStatus{Site: name}
 	conn, err := dialSite(ctx, z, 10*time.Second)
 	if err != nil {
 		st.Errors = append(st.Errors, "zookeeper: "+err.Error())
 	} else {
 		defer conn.Close()
 		st.Reachable = true
-		if rec, _, err := failover.ReadRecord(ctx, conn); err == nil {
+		if rec, _, err := site.ReadRecord(ctx, conn); err == nil {
 			st.Role, st.Epoch, st.Since = string(rec.Role), rec.Epoch, rec.Since
-		} else if !errors.Is(err, failover.ErrNoRecord) {
+		} else if !errors.Is(err, site.ErrNoRecord) {
 			st.Errors = append(st.Errors, "site record: "+err.Error())
 		}
 		if cp, err := applier.ReadCheckpoint(ctx, conn); err == nil {
@@ -149,7 +150,7 @@ func readSite(ctx context.Context, cfg *configs.Config, site string, z configs.Z
 	defer nc.Close()
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if in, err := journal.Info(sctx, js, journal.StreamName(site)); err == nil && in.Mirror == nil {
+	if in, err := journal.Info(sctx, js, journal.StreamName(name)); err == nil && in.Mirror == nil {
 		st.Journal = &streamStatus{Stream: in.Stream, FirstSeq: in.FirstSeq, LastSeq: in.LastSeq, Epoch: in.NewestEpoch}
 	}
 	if in, err := journal.Info(sctx, js, journal.StreamName(other)); err == nil && in.Mirror != nil {
@@ -194,7 +195,7 @@ func lagCell(w *watermark) string {
 // runs now: current, and from the source of an active site or the applier of
 // a standby (a report left by the other role before a switchover is not).
 func stagesFit(r replicator.StageReport, role string, now time.Time) bool {
-	want := map[string]string{string(failover.RoleActive): "source", string(failover.RoleStandby): "applier"}[role]
+	want := map[string]string{string(site.RoleActive): "source", string(site.RoleStandby): "applier"}[role]
 	return r.Role == want && r.Current(now)
 }
 

@@ -29,6 +29,29 @@ func Start(t zkserver.TB) *zkserver.Cluster {
 	})
 }
 
+// StartSite runs a standalone ZooKeeper as one site of the site, client,
+// failover and daemon tests: a 500 ms tick (sessions of up to 10 s, which
+// outlive a move between sites), no superDigest, no fsync.
+func StartSite(t zkserver.TB) *zkserver.Cluster {
+	t.Helper()
+	cfg := zkserver.DefaultConfig()
+	cfg.TickTime = 500 * time.Millisecond
+	cfg.JavaProps = map[string]string{"zookeeper.forceSync": "no"}
+	return zkserver.StartT(t, cfg)
+}
+
+// Dial is a plain client session of servers, with no identity, closed in
+// t.Cleanup.
+func Dial(t zkserver.TB, servers []string) *zk.Conn {
+	t.Helper()
+	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(zkconn.NewLogger(hclog.NewNullLogger())))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
 // Admin is a super-user client of servers, closed in t.Cleanup.
 func Admin(t zkserver.TB, servers []string) *zk.Conn {
 	t.Helper()

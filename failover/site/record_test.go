@@ -1,4 +1,4 @@
-package failover
+package site
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/eventually"
+	"github.com/zkdr/zkdr/internal/zktest"
 )
 
 func TestNextEpoch(t *testing.T) {
@@ -55,35 +58,10 @@ func TestActiveSite(t *testing.T) {
 	}
 }
 
-func TestFreshSessionConnClearsLastZxid(t *testing.T) {
-	// A connect request: length, protocol version 0, lastZxidSeen, timeout, session id.
-	req := []byte{0, 0, 0, 44, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x27, 0x10, 9, 9, 9, 9, 9, 9, 9, 9}
-	for _, split := range []int{1, 5, 9, 12, 16, 20, len(req)} {
-		rec := &recordingConn{}
-		c := newFreshSessionConn(rec)
-		for rest := req; len(rest) > 0; {
-			n := min(split, len(rest))
-			if _, err := c.Write(rest[:n]); err != nil {
-				t.Fatal(err)
-			}
-			rest = rest[n:]
-		}
-		c.Write([]byte{1, 1}) // later packets pass unchanged
-		want := append(append([]byte{}, req[:8]...), 0, 0, 0, 0, 0, 0, 0, 0)
-		want = append(append(want, req[16:]...), 1, 1)
-		if string(rec.b) != string(want) {
-			t.Fatalf("split %d: wrote %v, want %v", split, rec.b, want)
-		}
-		if req[8] != 1 {
-			t.Fatal("caller's buffer was modified")
-		}
-	}
-}
-
 func TestRecordCreateCASAndEpochRegression(t *testing.T) {
 	ctx := context.Background()
 	east := startZK(t)
-	conn := dialZK(t, east)
+	conn := zktest.Dial(t, east.Servers())
 
 	if _, _, err := ReadRecord(ctx, conn); !errors.Is(err, ErrNoRecord) {
 		t.Fatalf("ReadRecord on an empty ensemble: %v, want ErrNoRecord", err)
@@ -160,7 +138,7 @@ func TestRecordCreateCASAndEpochRegression(t *testing.T) {
 func TestInitialRoleAppliesOnlyWithoutRecord(t *testing.T) {
 	ctx := context.Background()
 	west := startZK(t)
-	conn := dialZK(t, west)
+	conn := zktest.Dial(t, west.Servers())
 
 	rec, _, err := EnsureRecord(ctx, conn, "west", RoleStandby)
 	if err != nil {
@@ -194,8 +172,8 @@ func TestWatchRecordReportsChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	east := startZK(t)
-	conn := dialZK(t, east)
-	watcher := dialZK(t, east)
+	conn := zktest.Dial(t, east.Servers())
+	watcher := zktest.Dial(t, east.Servers())
 
 	var (
 		mu   sync.Mutex
@@ -217,31 +195,24 @@ func TestWatchRecordReportsChanges(t *testing.T) {
 		}
 		return seen[len(seen)-1]
 	}
-	waitFor(t, 30*time.Second, "no record reported", func() bool { s := last(); return s.Err == nil && !s.Exists })
+	eventually.True(t, 30*time.Second, "no record reported", func() bool { s := last(); return s.Err == nil && !s.Exists })
 
 	rec, v, err := EnsureRecord(ctx, conn, "east", RoleActive)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "record reported", func() bool { s := last(); return s.Exists && s.Record.Role == RoleActive })
+	eventually.True(t, 30*time.Second, "record reported", func() bool { s := last(); return s.Exists && s.Record.Role == RoleActive })
 	rec.Role = RoleFenced
 	if _, _, err := WriteRecord(ctx, conn, rec, v); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "fenced reported", func() bool { s := last(); return s.Exists && s.Record.Role == RoleFenced && s.Version == 1 })
+	eventually.True(t, 30*time.Second, "fenced reported", func() bool { s := last(); return s.Exists && s.Record.Role == RoleFenced && s.Version == 1 })
 
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("WatchRecord after cancel: %v", err)
 	}
 }
-
-type recordingConn struct {
-	fakeConn
-	b []byte
-}
-
-func (c *recordingConn) Write(p []byte) (int, error) { c.b = append(c.b, p...); return len(p), nil }
 
 // cancelingConn cancels a context when a Set reaches it, then lets the Set
 // through: the record changed, and the watch that would see it has fired.
@@ -259,7 +230,7 @@ func (c cancelingConn) Set(path string, data []byte, version int32) (*zk.Stat, e
 // (standby) is seen by the daemon's record watch, which cancels the rejoin,
 // must still learn that its write landed.
 func TestWriteRecordReportsAWriteThatLandedAsCtxEnded(t *testing.T) {
-	conn := dialZK(t, startZK(t))
+	conn := zktest.Dial(t, startZK(t).Servers())
 	rec, v, err := EnsureRecord(context.Background(), conn, "east", RoleActive)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package failover
+package site
 
 import (
 	"context"
@@ -107,9 +107,11 @@ func Elect(ctx context.Context, conn ElectionConn, nodeID string, sessionExpired
 		}
 		ok, _, ch, err := conn.ExistsW(prev)
 		if err != nil {
-			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			select {
+			case <-ctx.Done():
 				_ = conn.Delete(me, -1)
-				return nil, err
+				return nil, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
 			}
 			continue
 		}
@@ -178,13 +180,4 @@ func retry(ctx context.Context, op func() error) error {
 		}
 		return err
 	}, backoff.WithContext(b, ctx))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

@@ -1,4 +1,4 @@
-package failover
+package site
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
 )
 
@@ -45,6 +46,15 @@ type Record struct {
 	Reason    string    `json:"reason"`
 }
 
+// Who wrote a record (Record.ChangedBy), besides "initial_role". The daemon
+// tells a switchover's fence, which the switchover itself resolves, from the
+// fences that need a rejoin.
+const (
+	ChangedByPromote    = "promote"
+	ChangedBySwitchover = "switchover"
+	ChangedByRejoin     = "rejoin"
+)
+
 // Validate reports a record that must not be stored.
 func (r Record) Validate() error {
 	if r.Site == "" {
@@ -74,7 +84,7 @@ func ReadRecord(ctx context.Context, conn RecordConn) (Record, int32, error) {
 		data []byte
 		stat *zk.Stat
 	)
-	err := do(ctx, func() (err error) { data, stat, err = conn.Get(RecordPath); return err })
+	err := zkconn.Do(ctx, func() (err error) { data, stat, err = conn.Get(RecordPath); return err })
 	if errors.Is(err, zk.ErrNoNode) {
 		return Record{}, -1, ErrNoRecord
 	}
@@ -126,7 +136,7 @@ func EnsureRecord(ctx context.Context, conn RecordConn, site string, initialRole
 		return Record{}, -1, err
 	}
 	if initialRole != RoleActive && initialRole != RoleStandby {
-		return Record{}, -1, fmt.Errorf("%w: initial role must be active or standby, got %q", ErrInvalidConfig, initialRole)
+		return Record{}, -1, fmt.Errorf("%w: initial role must be active or standby, got %q", ErrInvalidRecord, initialRole)
 	}
 	rec = Record{
 		Site:      site,
@@ -144,7 +154,7 @@ func EnsureRecord(ctx context.Context, conn RecordConn, site string, initialRole
 		return Record{}, -1, fmt.Errorf("encode site record: %w", err)
 	}
 	acl := zk.WorldACL(zk.PermAll)
-	err = do(ctx, func() error {
+	err = zkconn.Do(ctx, func() error {
 		_, err := conn.Create(path.Dir(RecordPath), nil, 0, acl)
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return err
@@ -251,19 +261,17 @@ func ActiveSite(records ...Record) (Record, bool) {
 	return active[0], true
 }
 
-// do runs a ZooKeeper call, which takes no context, and gives up waiting when
-// ctx ends. The call itself finishes in the background: go-zookeeper answers
-// every request, at the latest when the connection closes.
-func do(ctx context.Context, call func() error) error {
-	if err := ctx.Err(); err != nil {
+// RecordZxid is the zxid of the last write of the ensemble's site record (0
+// when there is none): a fence took effect at that zxid, so a heartbeat of the
+// site at or past it was taken after the fence.
+func RecordZxid(ctx context.Context, conn *zk.Conn) (int64, error) {
+	var z int64
+	err := zkconn.Do(ctx, func() error {
+		_, st, err := conn.Exists(RecordPath)
+		if err == nil && st != nil {
+			z = st.Mzxid
+		}
 		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- call() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	})
+	return z, err
 }

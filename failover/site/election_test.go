@@ -1,21 +1,23 @@
-package failover
+package site
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/zkdr/zkdr/internal/zktest"
 )
 
 // One daemon of a site leads; when its session ends, the next one takes over,
 // and the old leader learns it lost.
 func TestElectionHandsOverOnLeaderLoss(t *testing.T) {
 	c := startZK(t)
-	a, b := dialZK(t, c), dialZK(t, c)
+	a, b := zktest.Dial(t, c.Servers()), zktest.Dial(t, c.Servers())
 	never := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	la, err := Elect(ctx, a, "daemon-a", never, testLogger(t, "a"))
+	la, err := Elect(ctx, a, "daemon-a", never, zktest.Logger(t, "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestElectionHandsOverOnLeaderLoss(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		l, err := Elect(ctx, b, "daemon-b", never, testLogger(t, "b"))
+		l, err := Elect(ctx, b, "daemon-b", never, zktest.Logger(t, "b"))
 		got <- result{l, err}
 	}()
 	select {

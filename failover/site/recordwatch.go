@@ -1,4 +1,4 @@
-package failover
+package site
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
 // RecordState is one observation of an ensemble's site record by WatchRecord.
@@ -96,7 +98,7 @@ func readWatch(ctx context.Context, conn RecordConn) (RecordState, <-chan zk.Eve
 			stat  *zk.Stat
 			watch <-chan zk.Event
 		)
-		err := do(ctx, func() (err error) { data, stat, watch, err = conn.GetW(RecordPath); return err })
+		err := zkconn.Do(ctx, func() (err error) { data, stat, watch, err = conn.GetW(RecordPath); return err })
 		if err == nil {
 			rec, derr := decodeRecord(data)
 			if derr != nil {
@@ -110,7 +112,7 @@ func readWatch(ctx context.Context, conn RecordConn) (RecordState, <-chan zk.Eve
 			return RecordState{}, nil, err
 		}
 		var exists bool
-		err = do(ctx, func() (err error) { exists, _, watch, err = conn.ExistsW(RecordPath); return err })
+		err = zkconn.Do(ctx, func() (err error) { exists, _, watch, err = conn.ExistsW(RecordPath); return err })
 		if err != nil {
 			return RecordState{}, nil, err
 		}
