@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/client"
 	"github.com/zkdr/zkdr/failover/site"
 )
 
@@ -104,13 +105,13 @@ func (w *loadWriter) resetGap() {
 // failoverClient is a go-zookeeper client that follows the active site.
 func (p *pair) failoverClient() *zk.Conn {
 	p.t.Helper()
-	cfg := failover.DefaultClientConfig()
-	cfg.Sites = []failover.Site{{Name: "east", Servers: p.zk["east"].Servers()}, {Name: "west", Servers: p.zk["west"].Servers()}}
+	cfg := client.DefaultClientConfig()
+	cfg.Sites = []client.Site{{Name: "east", Servers: p.zk["east"].Servers()}, {Name: "west", Servers: p.zk["west"].Servers()}}
 	cfg.SessionTimeout = 6 * time.Second
 	cfg.Logger = p.logger.Named("client")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, _, err := failover.Connect(ctx, cfg)
+	conn, _, err := client.Connect(ctx, cfg)
 	if err != nil {
 		p.t.Fatal(err)
 	}

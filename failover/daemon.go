@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover/client"
 	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/replicator"
@@ -158,7 +159,7 @@ type want struct {
 //     rejoining once the peer is active at an epoch at least as high; one written
 //     by a switchover is left to the switchover, which makes the site standby
 //     itself (there is nothing to report: the standby applied everything).
-func decide(own site.Record, peer SiteView) want {
+func decide(own site.Record, peer client.SiteView) want {
 	peerActive := peer.Reachable && peer.Exists && peer.Record.Role == site.RoleActive
 	switch own.Role {
 	case site.RoleActive:
@@ -397,19 +398,19 @@ func redactURLs(urls []string) []string {
 // first read so that a returning old primary learns about a promotion before it
 // starts its source; an unreachable peer then says nothing (the own record
 // rules, and a later change of the peer is still acted on).
-func (d *Daemon) watchPeer(ctx context.Context, wg *sync.WaitGroup) (<-chan struct{}, func() SiteView) {
+func (d *Daemon) watchPeer(ctx context.Context, wg *sync.WaitGroup) (<-chan struct{}, func() client.SiteView) {
 	signal := make(chan struct{}, 1)
 	var (
 		mu   sync.Mutex
-		view SiteView
+		view client.SiteView
 	)
-	now := func() SiteView { mu.Lock(); defer mu.Unlock(); return view }
+	now := func() client.SiteView { mu.Lock(); defer mu.Unlock(); return view }
 	p := d.cfg.Peer
 	if p.Name == "" || len(p.ZooKeeper.Servers) == 0 {
 		return signal, now
 	}
-	mon, err := NewMonitor(MonitorConfig{
-		Sites:          []Site{{Name: p.Name, Servers: p.ZooKeeper.Servers}},
+	mon, err := client.NewMonitor(client.MonitorConfig{
+		Sites:          []client.Site{{Name: p.Name, Servers: p.ZooKeeper.Servers}},
 		SessionTimeout: p.ZooKeeper.SessionTimeout,
 		Auth:           p.ZooKeeper.Auth.Reveal(),
 		Logger:         d.log.Named("peer"),
@@ -418,7 +419,7 @@ func (d *Daemon) watchPeer(ctx context.Context, wg *sync.WaitGroup) (<-chan stru
 		d.log.Warn("not watching the peer's site record", "error", err)
 		return signal, now
 	}
-	mon.Subscribe(func(v View) {
+	mon.Subscribe(func(v client.View) {
 		mu.Lock()
 		for _, sv := range v.Sites {
 			if sv.Site == p.Name {
@@ -552,7 +553,7 @@ func (d *Daemon) hooksOf(blocks []configs.Hook) []*Hooks {
 
 // startHooks starts the worker that runs the configured hooks, one role change
 // after the other, and returns the function that queues a change.
-func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(site.Record, SiteView) {
+func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(site.Record, client.SiteView) {
 	f := d.cfg.Failover
 	hooks := d.hooksOf(f.Hooks)
 	if f.ActiveConnectFile != "" {
@@ -564,7 +565,7 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(site.R
 		}
 	}
 	if len(hooks) == 0 {
-		return func(site.Record, SiteView) {}
+		return func(site.Record, client.SiteView) {}
 	}
 	queue := hookQueue(ctx, wg, func(ch RoleChange) {
 		for _, h := range hooks {
@@ -573,7 +574,7 @@ func (d *Daemon) startHooks(ctx context.Context, wg *sync.WaitGroup) func(site.R
 			}
 		}
 	})
-	return func(rec site.Record, peer SiteView) {
+	return func(rec site.Record, peer client.SiteView) {
 		ch := RoleChange{Site: rec.Site, Role: rec.Role, Epoch: rec.Epoch}
 		switch {
 		case rec.Role == site.RoleActive:

@@ -1,5 +1,7 @@
 // Package failover owns site records, epochs, promotion, switchover, rejoin and
-// the client HostProvider that moves ZooKeeper clients to the active site.
+// the site daemon; site records live in package site, and
+// the client HostProvider that moves ZooKeeper clients to the active site in
+// package client.
 //
 // # Site records and epochs
 //
@@ -18,43 +20,6 @@
 // NextEpoch(all known records) = max + 1. ActiveSite says which record clients
 // follow: the one that says active at the highest epoch of all. WatchRecord
 // follows one ensemble's record through reconnects and session expiry.
-//
-// # Client cutover
-//
-// Clients written in Go with go-zookeeper follow the active site with Connect:
-//
-//	cfg := failover.DefaultClientConfig()
-//	cfg.Sites = []failover.Site{
-//		{Name: "east", Servers: []string{"zk1.east:2181", "zk2.east:2181", "zk3.east:2181"}},
-//		{Name: "west", Servers: []string{"zk1.west:2181", "zk2.west:2181", "zk3.west:2181"}},
-//	}
-//	conn, events, err := failover.Connect(ctx, cfg)
-//	if err != nil {
-//		return err
-//	}
-//	defer conn.Close()
-//	go func() {
-//		for ev := range events {
-//			if ev.State == zk.StateExpired {
-//				// The session is gone, as after any expiry; on a site change
-//				// this is how the move shows. Re-create ephemerals and
-//				// watches once the state is StateHasSession again.
-//			}
-//		}
-//	}()
-//	// Use conn as any *zk.Conn; it always talks to the active site.
-//
-// Connect runs a Monitor (one session per site watching its record) and hands
-// zk.Connect a HostProvider and its Dial method. go-zookeeper asks the provider
-// for a server only when it reconnects, so on a change of the active site the
-// provider closes the connection it dialed. While no site is active (between a
-// fence and a promotion) it refuses to dial, which holds clients off. A session
-// never survives the move: the other ensemble does not know it, and would even
-// refuse the reconnect outright because the client has seen higher zxids than
-// its own; go-zookeeper v1.0.4 resets its last zxid only on a session expiry.
-// So the provider clears the last-zxid field of the first connect request sent
-// to the new site; that site then declares the session expired, and
-// go-zookeeper opens a fresh session there within the same *zk.Conn.
 //
 // Other clients learn about role changes from Hooks: commands run with
 // ZKDR_SITE, ZKDR_ROLE, ZKDR_EPOCH and ZKDR_CONNECT in their environment, and an

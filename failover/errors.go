@@ -6,9 +6,6 @@ import "errors"
 var (
 	// ErrInvalidConfig means a Config failed validation.
 	ErrInvalidConfig = errors.New("failover: invalid config")
-	// ErrNotActive means a connection to a server of a site that is not the
-	// active one was refused.
-	ErrNotActive = errors.New("failover: site is not active")
 	// ErrHookFailed means a role-change hook exited non-zero, timed out or could
 	// not be started; the *HookError says which.
 	ErrHookFailed = errors.New("failover: hook failed")

@@ -81,7 +81,7 @@ func Rejoin(ctx context.Context, local, peer *zk.Conn, opts RejoinOptions) (Rejo
 		return RejoinResult{}, fmt.Errorf("read the peer's site record: %w", err)
 	}
 	if peerRec.Role != site.RoleActive {
-		return RejoinResult{}, fmt.Errorf("%w: peer %s is %s, not active", ErrNotActive, peerRec.Site, peerRec.Role)
+		return RejoinResult{}, fmt.Errorf("%w: peer %s is %s, not active", site.ErrNotActive, peerRec.Site, peerRec.Role)
 	}
 	own, version, err := site.ReadRecord(ctx, local)
 	if err != nil {

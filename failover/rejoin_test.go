@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkdr/zkdr/failover/client"
 	"github.com/zkdr/zkdr/failover/site"
 )
 
@@ -14,18 +15,18 @@ func TestDecide(t *testing.T) {
 	rec := func(role site.Role, epoch uint64, by string) site.Record {
 		return site.Record{Site: "x", Role: role, Epoch: epoch, ChangedBy: by}
 	}
-	peerAt := func(role site.Role, epoch uint64) SiteView {
-		return SiteView{Site: "y", Record: site.Record{Site: "y", Role: role, Epoch: epoch}, Exists: true, Reachable: true}
+	peerAt := func(role site.Role, epoch uint64) client.SiteView {
+		return client.SiteView{Site: "y", Record: site.Record{Site: "y", Role: role, Epoch: epoch}, Exists: true, Reachable: true}
 	}
-	unreachable := SiteView{Site: "y", Record: site.Record{Site: "y", Role: site.RoleActive, Epoch: 9}, Exists: true}
+	unreachable := client.SiteView{Site: "y", Record: site.Record{Site: "y", Role: site.RoleActive, Epoch: 9}, Exists: true}
 	cases := []struct {
 		name string
 		own  site.Record
-		peer SiteView
+		peer client.SiteView
 		want mode
 	}{
 		{"active, peer standby", rec(site.RoleActive, 1, ""), peerAt(site.RoleStandby, 0), modeActive},
-		{"active, peer unknown", rec(site.RoleActive, 1, ""), SiteView{}, modeActive},
+		{"active, peer unknown", rec(site.RoleActive, 1, ""), client.SiteView{}, modeActive},
 		{"active, peer unreachable keeps its last word out", rec(site.RoleActive, 1, ""), unreachable, modeActive},
 		{"active, peer promoted past it", rec(site.RoleActive, 1, ""), peerAt(site.RoleActive, 2), modeRejoin},
 		{"active, peer active at the same epoch", rec(site.RoleActive, 2, ""), peerAt(site.RoleActive, 2), modeIdle},

@@ -17,4 +17,8 @@ var (
 	// ErrSiteMismatch means a site record names another site than the one
 	// configured for the ensemble (a config that points at the wrong ensemble).
 	ErrSiteMismatch = errors.New("site: site record names another site")
+	// ErrNotActive means a site that must be the active one is not: a client
+	// connection to a server of another site was refused, or a rejoin found
+	// its peer not active.
+	ErrNotActive = errors.New("site: site is not active")
 )

@@ -13,10 +13,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/client"
 	"github.com/zkdr/zkdr/replicator/applier"
 )
 
-// drillWriter is a client that follows the active site (failover.Connect, as
+// drillWriter is a client that follows the active site (client.Connect, as
 // an application would) and sets a fixed set of the tree's leaves at a steady
 // rate. Each worker owns its own leaves and writes them one at a time, so a
 // leaf's newest value is its newest acknowledged write or a later one whose
@@ -46,14 +47,14 @@ type ack struct {
 // startDrillWriter connects a following client and starts writing rate sets/s
 // over nPaths leaves.
 func (r *Runner) startDrillWriter(ctx context.Context, p *zkdrPair, rate, nPaths int) (*drillWriter, error) {
-	cfg := failover.DefaultClientConfig()
-	cfg.Sites = []failover.Site{{Name: "east", Servers: p.east.Servers()}, {Name: "west", Servers: p.west.Servers()}}
+	cfg := client.DefaultClientConfig()
+	cfg.Sites = []client.Site{{Name: "east", Servers: p.east.Servers()}, {Name: "west", Servers: p.west.Servers()}}
 	cfg.SessionTimeout = 6 * time.Second
 	cfg.MonitorAuth = superAuth
 	cfg.Logger = p.log.Named("client")
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	conn, _, err := failover.Connect(cctx, cfg)
+	conn, _, err := client.Connect(cctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect a following client: %w", err)
 	}

@@ -1,4 +1,4 @@
-package failover
+package client
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/zkdr/zkdr/failover/site"
 )
 
 // HostProvider is a zk.HostProvider over the servers of all sites that hands
@@ -152,15 +154,15 @@ func (p *HostProvider) Connected() {
 }
 
 // Dial is the zk.Dialer to use with this provider. It refuses servers outside
-// the active site (ErrNotActive), remembers the connection so a change of the
+// the active site (site.ErrNotActive), remembers the connection so a change of the
 // active site can close it, and makes a connect request to another site than
 // the session's ask for a fresh session.
 func (p *HostProvider) Dial(network, address string, timeout time.Duration) (net.Conn, error) {
 	p.mu.Lock()
-	site, target := p.siteOf[address], p.target
+	name, target := p.siteOf[address], p.target
 	p.mu.Unlock()
-	if site != target || target == "" {
-		return nil, fmt.Errorf("%w: %s belongs to site %q, active site is %q", ErrNotActive, address, site, target)
+	if name != target || target == "" {
+		return nil, fmt.Errorf("%w: %s belongs to site %q, active site is %q", site.ErrNotActive, address, name, target)
 	}
 	c, err := net.DialTimeout(network, address, timeout)
 	if err != nil {
@@ -168,20 +170,20 @@ func (p *HostProvider) Dial(network, address string, timeout time.Duration) (net
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.target != site {
+	if p.target != name {
 		c.Close()
-		return nil, fmt.Errorf("%w: site %q stopped being active while dialing %s", ErrNotActive, site, address)
+		return nil, fmt.Errorf("%w: site %q stopped being active while dialing %s", site.ErrNotActive, name, address)
 	}
 	// go-zookeeper uses one connection at a time and dials only after the last
 	// one is done; it does not always close it (a refused handshake), so do it.
 	if p.conn != nil {
 		p.conn.Close()
 	}
-	tc := &trackedConn{Conn: c, site: site}
-	if p.sessionSite != "" && p.sessionSite != site && !p.keepZxid {
-		if p.movingTo != site {
-			p.log.Info("moving client to another site: asking for a fresh session", "from", p.sessionSite, "to", site)
-			p.movingTo = site
+	tc := &trackedConn{Conn: c, site: name}
+	if p.sessionSite != "" && p.sessionSite != name && !p.keepZxid {
+		if p.movingTo != name {
+			p.log.Info("moving client to another site: asking for a fresh session", "from", p.sessionSite, "to", name)
+			p.movingTo = name
 			// The expected answer is "session expired", after which
 			// go-zookeeper reconnects at once: no pause before that.
 			p.attempts = 0

@@ -1,4 +1,4 @@
-package failover
+package client
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/failover/site"
+	"github.com/zkdr/zkdr/internal/zktest"
 )
 
 // newTestProvider builds a provider over a monitor fed by hand (no ZooKeeper).
@@ -19,7 +20,7 @@ func newTestProvider(t *testing.T) (*Monitor, *HostProvider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hp := NewHostProvider(m, testLogger(t, "hp"))
+	hp := NewHostProvider(m, zktest.Logger(t, "hp"))
 	t.Cleanup(hp.Close)
 	if err := hp.Init([]string{"w1:1", "e2:1", "e1:1"}); err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestHostProviderFollowsActiveSite(t *testing.T) {
 	if !retry {
 		t.Fatal("no active site: Next should pause")
 	}
-	if _, err := hp.Dial("tcp", s, time.Second); !errors.Is(err, ErrNotActive) {
+	if _, err := hp.Dial("tcp", s, time.Second); !errors.Is(err, site.ErrNotActive) {
 		t.Fatalf("Dial with no active site: %v", err)
 	}
 	select {
@@ -75,7 +76,7 @@ func TestHostProviderFollowsActiveSite(t *testing.T) {
 	if retries != 1 {
 		t.Fatalf("%d retryStart in 4 calls over 2 servers, want 1 (after the first round)", retries)
 	}
-	if _, err := hp.Dial("tcp", "w1:1", time.Second); !errors.Is(err, ErrNotActive) {
+	if _, err := hp.Dial("tcp", "w1:1", time.Second); !errors.Is(err, site.ErrNotActive) {
 		t.Fatalf("Dial to the standby: %v", err)
 	}
 

@@ -1,4 +1,4 @@
-package failover
+package client
 
 import (
 	"context"
@@ -16,8 +16,10 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/failover/site"
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
+	"github.com/zkdr/zkdr/internal/zktest"
 )
 
 // pair is two standalone servers standing for two sites, with records and admin
@@ -31,7 +33,7 @@ type pair struct {
 func startPair(t *testing.T) *pair {
 	t.Helper()
 	p := &pair{east: startZK(t), west: startZK(t)}
-	p.eastConn, p.westConn = dialZK(t, p.east), dialZK(t, p.west)
+	p.eastConn, p.westConn = zktest.Dial(t, p.east.Servers()), zktest.Dial(t, p.west.Servers())
 	p.sites = []Site{{Name: "east", Servers: p.east.Servers()}, {Name: "west", Servers: p.west.Servers()}}
 	ctx := context.Background()
 	if _, _, err := site.EnsureRecord(ctx, p.eastConn, "east", site.RoleActive); err != nil {
@@ -114,7 +116,7 @@ func TestClientMovesToNewActiveSite(t *testing.T) {
 	cfg := DefaultClientConfig()
 	cfg.Sites = p.sites
 	cfg.SessionTimeout = 6 * time.Second
-	cfg.Logger = testLogger(t, "client")
+	cfg.Logger = zktest.Logger(t, "client")
 	cfg.Options = []func(*zk.Conn){zk.WithEventCallback(sl.callback)}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -134,7 +136,7 @@ func TestClientMovesToNewActiveSite(t *testing.T) {
 		}
 	}()
 
-	waitFor(t, 60*time.Second, "a session on east", func() bool { return sl.sessionOn(p.east.Servers()) })
+	eventually.True(t, 60*time.Second, "a session on east", func() bool { return sl.sessionOn(p.east.Servers()) })
 	acl := zk.WorldACL(zk.PermAll)
 	if _, err := client.Create("/app", []byte("0"), 0, acl); err != nil {
 		t.Fatalf("write on east: %v", err)
@@ -153,11 +155,11 @@ func TestClientMovesToNewActiveSite(t *testing.T) {
 	t.Logf("east zxid %#x, west zxid %#x", eastZxid, westZxid)
 
 	p.flip(t)
-	waitFor(t, 60*time.Second, "a session on west", func() bool { return sl.sessionOn(p.west.Servers()) })
+	eventually.True(t, 60*time.Second, "a session on west", func() bool { return sl.sessionOn(p.west.Servers()) })
 
 	// The client's writes now land on west.
 	var created string
-	waitFor(t, 30*time.Second, "a write through the moved client", func() bool {
+	eventually.True(t, 30*time.Second, "a write through the moved client", func() bool {
 		created, err = client.Create("/after-move", []byte("west"), 0, acl)
 		if err != nil {
 			t.Logf("write after move: %v", err)
@@ -177,7 +179,7 @@ func TestClientMovesToNewActiveSite(t *testing.T) {
 	if data, _, _ := p.westConn.Get("/after-move"); string(data) != "again" {
 		t.Fatalf("second write not on west: %q", data)
 	}
-	waitFor(t, 10*time.Second, "StateExpired on the event channel", expiredSeen.Load)
+	eventually.True(t, 10*time.Second, "StateExpired on the event channel", expiredSeen.Load)
 
 	client.Close()
 	select {
@@ -194,7 +196,7 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 	p := startPair(t)
 	mcfg := DefaultMonitorConfig()
 	mcfg.Sites = p.sites
-	mcfg.Logger = testLogger(t, "monitor")
+	mcfg.Logger = zktest.Logger(t, "monitor")
 	mon, err := NewMonitor(mcfg)
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +212,7 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 	})
 	<-mon.Ready()
 
-	hp := NewHostProvider(mon, testLogger(t, "client"))
+	hp := NewHostProvider(mon, zktest.Logger(t, "client"))
 	defer hp.Close()
 	hp.keepZxid = true
 	var westDials atomic.Int32
@@ -225,12 +227,12 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 	var sl sessionLog
 	client, _, err := zk.Connect(append(p.east.Servers(), westServers...), 6*time.Second,
 		zk.WithHostProvider(hp), zk.WithDialer(dial), zk.WithEventCallback(sl.callback),
-		zk.WithLogger(zkconn.NewLogger(testLogger(t, "zk"))))
+		zk.WithLogger(zkconn.NewLogger(zktest.Logger(t, "zk"))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	waitFor(t, 60*time.Second, "a session on east", func() bool { return sl.sessionOn(p.east.Servers()) })
+	eventually.True(t, 60*time.Second, "a session on east", func() bool { return sl.sessionOn(p.east.Servers()) })
 	if _, err := client.Create("/app", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +242,7 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 		}
 	}
 	p.flip(t)
-	waitFor(t, 60*time.Second, "three connection attempts to west", func() bool { return westDials.Load() >= 3 })
+	eventually.True(t, 60*time.Second, "three connection attempts to west", func() bool { return westDials.Load() >= 3 })
 	if sl.sessionOn(westServers) {
 		t.Fatal("got a session on west without a fresh session: the refusal did not bite")
 	}
@@ -256,5 +258,5 @@ func TestZxidRefusalWithoutFreshSession(t *testing.T) {
 	hp.mu.Lock()
 	hp.keepZxid = false
 	hp.mu.Unlock()
-	waitFor(t, 60*time.Second, "a session on west", func() bool { return sl.sessionOn(westServers) })
+	eventually.True(t, 60*time.Second, "a session on west", func() bool { return sl.sessionOn(westServers) })
 }
