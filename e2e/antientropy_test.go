@@ -12,7 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	sitedaemon "github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/replicator/source"
 )
 
@@ -45,9 +45,9 @@ func TestAntiEntropy(t *testing.T) {
 	p.waitConverged(2 * time.Minute)
 
 	// nextPass waits for a pass that ends after since and returns its report.
-	nextPass := func(what string, since time.Time) failover.AntiEntropyReport {
+	nextPass := func(what string, since time.Time) sitedaemon.AntiEntropyReport {
 		t.Helper()
-		var last failover.AntiEntropyReport
+		var last sitedaemon.AntiEntropyReport
 		waitFor(t, time.Minute, what, func() bool {
 			st, ok := w.d.AntiEntropyStatus()
 			if ok && st.Last != nil && st.Last.Finished.After(since) {
@@ -90,7 +90,7 @@ func TestAntiEntropy(t *testing.T) {
 	}
 	want := map[string]string{"/ae/k1": "data", "/ae/k2": "missing", "/ae/rogue": "extra", "/ae/k3": "acl"}
 	changed := time.Now()
-	var rep failover.AntiEntropyReport
+	var rep sitedaemon.AntiEntropyReport
 	for range 3 {
 		// The pass under way when the changes were made may have read before them.
 		rep = nextPass("a pass after the injected divergence", changed)
@@ -128,7 +128,7 @@ func TestAntiEntropy(t *testing.T) {
 	}
 	var sites []struct {
 		Site        string
-		AntiEntropy *failover.AntiEntropyStatus `json:"anti_entropy"`
+		AntiEntropy *sitedaemon.AntiEntropyStatus `json:"anti_entropy"`
 	}
 	if err := json.Unmarshal([]byte(out), &sites); err != nil {
 		t.Fatalf("status JSON: %v\n%s", err, out)

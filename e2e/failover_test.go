@@ -17,6 +17,7 @@ import (
 
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/failover/client"
+	sitedaemon "github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/failover/site"
 )
 
@@ -203,7 +204,7 @@ func TestSwitchoverUnderLoad(t *testing.T) {
 		opts.Logger = p.logger
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		rep, err := failover.Switchover(ctx, p.cfg[cfgSite], opts)
+		rep, err := failover.Switchover(ctx, sitedaemon.SwitchoverConfig(p.cfg[cfgSite]), opts)
 		if err != nil {
 			t.Fatalf("switchover %s -> %s: %v (report %+v)", from, to, err, rep)
 		}
@@ -376,7 +377,7 @@ func (p *pair) rejoinAfterLoss(name string, epoch uint64) *daemon {
 
 func (p *pair) startWithDivergenceDir(site, dir string) *daemon {
 	p.t.Helper()
-	p.t.Setenv(failover.DivergenceDirEnv, dir)
+	p.t.Setenv(sitedaemon.DivergenceDirEnv, dir)
 	return p.start(site)
 }
 

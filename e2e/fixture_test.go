@@ -18,7 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	sitedaemon "github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/internal/faultproxy"
 	"github.com/zkdr/zkdr/internal/natsserver"
 	"github.com/zkdr/zkdr/internal/zkserver"
@@ -177,7 +177,7 @@ func newPair(t *testing.T, opts ...pairOption) *pair {
 type daemon struct {
 	stop func() // graceful
 	kill func() // kill -9 for processes; same as stop in-process
-	d    *failover.Daemon
+	d    *sitedaemon.Daemon
 	pid  int // for processes
 	done chan struct{}
 	err  error
@@ -186,7 +186,7 @@ type daemon struct {
 // start runs a site's daemon in this process.
 func (p *pair) start(site string) *daemon {
 	p.t.Helper()
-	d, err := failover.NewDaemon(p.cfg[site], p.logger.Named(site))
+	d, err := sitedaemon.NewDaemon(p.cfg[site], p.logger.Named(site))
 	if err != nil {
 		p.t.Fatal(err)
 	}

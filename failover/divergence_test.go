@@ -12,13 +12,17 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/internal/zktree"
 )
 
 func TestFindDivergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
 	ctx := context.Background()
-	oldSite, newSite := startZK(t), startZK(t)
-	old, active := dialZK(t, oldSite), dialZK(t, newSite)
+	oldSite, newSite := zktest.StartSite(t), zktest.StartSite(t)
+	old, active := zktest.Dial(t, oldSite.Servers()), zktest.Dial(t, newSite.Servers())
 	world := zk.WorldACL(zk.PermAll)
 	readOnly := zk.WorldACL(zk.PermRead)
 	mk := func(c *zk.Conn, p, data string, acl []zk.ACL, flags int32) {

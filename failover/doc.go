@@ -1,29 +1,20 @@
-// Package failover owns site records, epochs, promotion, switchover, rejoin and
-// the site daemon; site records live in package site, and
-// the client HostProvider that moves ZooKeeper clients to the active site in
-// package client.
+// Package failover owns the operations that move the active role between two
+// sites: Promote (the active site is gone), Switchover (a planned drill with no
+// data loss), Rejoin (a returning old primary becomes the standby) and the
+// divergence report rejoin writes. Each takes a config of its own
+// (PromoteConfig, SwitchoverConfig, RejoinOptions), which `zkdr` and the site
+// daemon (package daemon) build from the site's config file. They write the
+// site records of package site, and clients following package client move
+// with them.
 //
-// # Site records and epochs
+// # Promotion and switchover
 //
-// Each ensemble holds its own record at RecordPath (/zkdr/site, never
-// replicated), a JSON document:
-//
-//	{"site":"east","role":"active","epoch":1,"since":"2025-01-02T03:04:05.123456789Z",
-//	 "changed_by":"initial_role","reason":"no site record existed"}
-//
-// role is active, standby or fenced. EnsureRecord creates the record from the
-// config's initial_role only while there is none (active starts at epoch 1, the
-// first journal lineage; standby at 0, never active); from then on the record
-// rules. WriteRecord is a compare-and-set on the stat version read before, so of
-// two concurrent writers one wins and the other gets ErrVersionConflict, and it
-// refuses to lower the epoch (ErrEpochRegression). A promotion takes
-// NextEpoch(all known records) = max + 1. ActiveSite says which record clients
-// follow: the one that says active at the highest epoch of all. WatchRecord
-// follows one ensemble's record through reconnects and session expiry.
-//
-// Other clients learn about role changes from Hooks: commands run with
-// ZKDR_SITE, ZKDR_ROLE, ZKDR_EPOCH and ZKDR_CONNECT in their environment, and an
-// optional file rewritten atomically with the active connect string.
+// A promotion fences the peer's record if the peer is reachable, applies the
+// local mirror to its end, and marks the site active at NextEpoch of every
+// epoch known here. A switchover fences the active site, waits until the
+// standby applied a heartbeat taken after the fence (RPO 0), then swaps the
+// roles at the next epoch and compares both trees. Both report their steps
+// with timings (PromoteReport, SwitchoverReport).
 //
 // # Rejoin
 //

@@ -10,28 +10,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator/applier"
-)
-
-// Sentinel errors of promotion and switchover (kept next to the code that
-// returns them; callers test them with errors.Is).
-var (
-	// ErrPeerActive means promote was refused because the peer is reachable
-	// and active: a planned move is a switchover; --force overrides.
-	ErrPeerActive = errors.New("failover: peer site is reachable and active")
-	// ErrAlreadyActive means the site to promote is already the active one.
-	ErrAlreadyActive = errors.New("failover: site is already active")
-	// ErrDrainTimeout means the local mirror was not applied to its end in time.
-	ErrDrainTimeout = errors.New("failover: mirror not drained in time")
-	// ErrPreflight means a switchover's preflight failed; nothing was changed.
-	ErrPreflight = errors.New("failover: switchover preflight failed")
-	// ErrFlushTimeout means the fenced site's last heartbeat was not applied on
-	// the standby in time.
-	ErrFlushTimeout = errors.New("failover: fenced site's last heartbeat not applied in time")
 )
 
 // Duration is a time.Duration that reads well in JSON reports ("1.5s").
@@ -171,7 +153,7 @@ type PromoteReport struct {
 // is unreachable. The fenced peer record carries the new epoch as well: at that
 // epoch exactly one record is active, so ActiveSite picks this site, and the
 // peer can only be made active again by a later promotion.
-func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*PromoteReport, error) {
+func Promote(ctx context.Context, cfg PromoteConfig, opts PromoteOptions) (*PromoteReport, error) {
 	started := time.Now()
 	def := DefaultPromoteOptions()
 	if opts.PeerTimeout <= 0 {
@@ -188,7 +170,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("promote").With("site", cfg.Site)
-	rep := &PromoteReport{Site: cfg.Site, Peer: cfg.Peer.Name}
+	rep := &PromoteReport{Site: cfg.Site, Peer: cfg.Peer}
 	st := &stepper{steps: &rep.Steps, log: log}
 	st.begin()
 
@@ -197,7 +179,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 		return nil, fmt.Errorf("connect to the local ensemble: %w", err)
 	}
 	defer local.Close()
-	nc, err := ConnectNATS(cfg.NATS, log)
+	nc, err := cfg.ConnectNATS(log)
 	if err != nil {
 		return nil, err
 	}
@@ -206,13 +188,13 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	own, ownVersion, err := site.EnsureRecord(ctx, local, cfg.Site, site.Role(cfg.InitialRole))
+	own, ownVersion, err := site.EnsureRecord(ctx, local, cfg.Site, cfg.InitialRole)
 	if err != nil {
 		return nil, err
 	}
 	rep.PreviousRole, rep.PreviousEpoch = own.Role, own.Epoch
 
-	peer, peerErr := dialSiteZK(ctx, cfg.Peer.ZooKeeper, opts.PeerTimeout, log)
+	peer, peerErr := dialSiteZK(ctx, cfg.PeerZooKeeper, opts.PeerTimeout, log)
 	var (
 		peerRec     site.Record
 		peerVersion int32 = -1
@@ -235,7 +217,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 	}
 	st.done("connect", fmt.Sprintf("peer reachable: %t", rep.PeerReachable))
 
-	stream := journal.StreamName(cfg.Peer.Name)
+	stream := journal.StreamName(cfg.Peer)
 	cp, _ := readCheckpoint(ctx, local)
 	if cp.Resync != nil && !opts.Force {
 		// The tree is incomplete until the resync snapshot ends.
@@ -304,7 +286,7 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 	if rep.PeerFlushed {
 		rep.DataLossWindow = 0
 	} else {
-		w := cfg.Source.HeartbeatInterval
+		w := cfg.HeartbeatInterval
 		if !rep.LastAppliedTime.IsZero() && rep.LastJournalTime.After(rep.LastAppliedTime) {
 			w += rep.LastJournalTime.Sub(rep.LastAppliedTime)
 		}
@@ -336,12 +318,10 @@ func Promote(ctx context.Context, cfg *configs.Config, opts PromoteOptions) (*Pr
 
 // dialSiteZK connects to an ensemble with its configured credentials, giving up
 // after timeout.
-func dialSiteZK(ctx context.Context, z configs.ZooKeeper, timeout time.Duration, log hclog.Logger) (*zk.Conn, error) {
+func dialSiteZK(ctx context.Context, z zkconn.Config, timeout time.Duration, log hclog.Logger) (*zk.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return zkconn.Dial(ctx, zkconn.Config{
-		Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal(),
-	}, log.Named("zk"))
+	return zkconn.Dial(ctx, z, log.Named("zk"))
 }
 
 // readCheckpoint reads the applier checkpoint; zero when there is none.

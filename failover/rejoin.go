@@ -195,6 +195,10 @@ func treeNodes(t zktree.Tree, scope zkpath.Scope) iter.Seq2[ActiveNode, error] {
 	}
 }
 
+// DefaultDivergenceDir is where divergence reports go when nothing else is set:
+// a directory under the daemon's working directory.
+const DefaultDivergenceDir = "zkdr-divergence"
+
 // writeDivergenceReport writes nodes as JSON lines to a new file in dir, syncs
 // and closes it, and returns its path. The file is written even when there is
 // nothing to report, as the record that the comparison ran.

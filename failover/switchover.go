@@ -10,7 +10,6 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkpath"
 	"github.com/zkdr/zkdr/internal/zktree"
@@ -82,7 +81,6 @@ type SwitchoverReport struct {
 type sitePair struct {
 	activeName, standbyName string
 	active, standby         *zk.Conn
-	activeCfg, standbyCfg   configs.ZooKeeper
 }
 
 // Switchover moves the active role to the standby site with no data loss
@@ -106,7 +104,7 @@ type sitePair struct {
 //  6. verify: once the old site applied a heartbeat of the new journal, both
 //     trees are walked and compared (differences newer than its watermark are
 //     writes in flight, not errors).
-func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions) (*SwitchoverReport, error) {
+func Switchover(ctx context.Context, cfg SwitchoverConfig, opts SwitchoverOptions) (*SwitchoverReport, error) {
 	started := time.Now()
 	def := DefaultSwitchoverOptions()
 	if opts.ConnectTimeout <= 0 {
@@ -119,7 +117,7 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 		opts.VerifyTimeout = def.VerifyTimeout
 	}
 	if opts.MaxLag <= 0 {
-		opts.MaxLag = cfg.Failover.MaxLagForSwitchover
+		opts.MaxLag = cfg.MaxLag
 	}
 	log := opts.Logger
 	if log == nil {
@@ -136,9 +134,9 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 		return rep, fmt.Errorf("%w: site %s unreachable: %w", ErrPreflight, cfg.Site, err)
 	}
 	defer local.Close()
-	peer, err := dialSiteZK(ctx, cfg.Peer.ZooKeeper, opts.ConnectTimeout, log)
+	peer, err := dialSiteZK(ctx, cfg.PeerZooKeeper, opts.ConnectTimeout, log)
 	if err != nil {
-		return rep, fmt.Errorf("%w: site %s unreachable: %w", ErrPreflight, cfg.Peer.Name, err)
+		return rep, fmt.Errorf("%w: site %s unreachable: %w", ErrPreflight, cfg.Peer, err)
 	}
 	defer peer.Close()
 	localRec, _, err := site.ReadRecord(ctx, local)
@@ -147,19 +145,17 @@ func Switchover(ctx context.Context, cfg *configs.Config, opts SwitchoverOptions
 	}
 	peerRec, _, err := site.ReadRecord(ctx, peer)
 	if err != nil {
-		return rep, fmt.Errorf("%w: site %s: %w", ErrPreflight, cfg.Peer.Name, err)
+		return rep, fmt.Errorf("%w: site %s: %w", ErrPreflight, cfg.Peer, err)
 	}
 	act, ok := site.ActiveSite(localRec, peerRec)
 	if !ok {
 		return rep, fmt.Errorf("%w: no site is active (%s: %s at %d, %s: %s at %d)", ErrPreflight,
 			localRec.Site, localRec.Role, localRec.Epoch, peerRec.Site, peerRec.Role, peerRec.Epoch)
 	}
-	sp := sitePair{activeName: cfg.Site, standbyName: cfg.Peer.Name, active: local, standby: peer,
-		activeCfg: cfg.ZooKeeper, standbyCfg: cfg.Peer.ZooKeeper}
+	sp := sitePair{activeName: cfg.Site, standbyName: cfg.Peer, active: local, standby: peer}
 	stbRec := peerRec
 	if act.Site != cfg.Site {
-		sp = sitePair{activeName: cfg.Peer.Name, standbyName: cfg.Site, active: peer, standby: local,
-			activeCfg: cfg.Peer.ZooKeeper, standbyCfg: cfg.ZooKeeper}
+		sp = sitePair{activeName: cfg.Peer, standbyName: cfg.Site, active: peer, standby: local}
 		stbRec = localRec
 	}
 	rep.From, rep.To, rep.PreviousEpoch = sp.activeName, sp.standbyName, act.Epoch

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/internal/zkconn"
 )
 
@@ -29,7 +29,7 @@ func dialSite(ctx context.Context, z configs.ZooKeeper, timeout time.Duration) (
 // for domain: this site's own, or the peer's, reached over the leafnode link.
 // The caller closes the connection.
 func siteJetStream(c configs.NATS, domain string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := failover.ConnectNATS(c, hclog.NewNullLogger(), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
+	nc, err := daemon.ConnectNATS(c, hclog.NewNullLogger(), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/internal/natsserver"
 	"github.com/zkdr/zkdr/internal/ratelog"
 	"github.com/zkdr/zkdr/internal/zkconn"
@@ -88,10 +88,10 @@ func runDev(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	daemons := map[string]*failover.Daemon{}
+	daemons := map[string]*daemon.Daemon{}
 	errs := make(chan error, 2)
 	for _, name := range []string{"east", "west"} {
-		d, err := failover.NewDaemon(cfgs[name], logger.Named(name))
+		d, err := daemon.NewDaemon(cfgs[name], logger.Named(name))
 		if err != nil {
 			return err
 		}
@@ -275,7 +275,7 @@ func (m *rateMeter) rate(key string, v uint64) float64 {
 	return float64(v-prev) / time.Since(m.at).Seconds()
 }
 
-func statusLine(daemons map[string]*failover.Daemon, m *rateMeter) string {
+func statusLine(daemons map[string]*daemon.Daemon, m *rateMeter) string {
 	var parts []string
 	for _, name := range []string{"east", "west"} {
 		parts = append(parts, siteSummary(daemons[name].Status(), m))
@@ -284,7 +284,7 @@ func statusLine(daemons map[string]*failover.Daemon, m *rateMeter) string {
 	return time.Now().Format("15:04:05") + "  " + strings.Join(parts, "  |  ")
 }
 
-func siteSummary(st failover.DaemonStatus, m *rateMeter) string {
+func siteSummary(st daemon.DaemonStatus, m *rateMeter) string {
 	s := fmt.Sprintf("%s %-7s epoch %d", st.Site, st.Role, st.Epoch)
 	switch {
 	case st.Source != nil:
@@ -308,7 +308,7 @@ func siteSummary(st failover.DaemonStatus, m *rateMeter) string {
 
 // devSummary waits for the standby to converge after writes stopped and says
 // whether it did.
-func devSummary(ctx context.Context, east, west *zk.Conn, daemons map[string]*failover.Daemon) error {
+func devSummary(ctx context.Context, east, west *zk.Conn, daemons map[string]*daemon.Daemon) error {
 	fmt.Println("writes stopped; waiting for west to converge...")
 	var diff []zktree.Difference
 	err := waitUntil(ctx, 60*time.Second, func() bool {

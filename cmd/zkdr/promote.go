@@ -9,6 +9,7 @@ import (
 
 	"github.com/zkdr/zkdr/configs"
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/daemon"
 )
 
 func init() {
@@ -26,7 +27,7 @@ func runPromote(ctx context.Context, args []string) error {
 	dp := newDrainProgress(os.Stderr)
 	opts := failover.DefaultPromoteOptions()
 	opts.Force, opts.DrainTimeout, opts.Logger, opts.Progress = *force, *drain, logger, dp.update
-	rep, err := failover.Promote(ctx, cfg, opts)
+	rep, err := failover.Promote(ctx, daemon.PromoteConfig(cfg), opts)
 	dp.finish()
 	if rep != nil {
 		a.print(rep, err == nil, func(w io.Writer) { printPromoteReport(w, cfg, rep) })

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/internal/progress"
 )
 
@@ -36,7 +36,7 @@ func runDaemon(ctx context.Context, args []string) error {
 	logger := newLogger(cfg.Log, *logJSON, out)
 	defer logger.Flush()
 	tuneGC(logger)
-	d, err := failover.NewDaemon(cfg, logger)
+	d, err := daemon.NewDaemon(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ const bootstrapLogEvery = 10 * time.Second
 // take minutes on a large tree. On a terminal it draws a counter with a rate
 // on out; otherwise (systemd, a file) it logs a line every 10 s, so JSON logs
 // stay JSON. It polls the daemon's status until ctx ends.
-func watchBootstrap(ctx context.Context, d *failover.Daemon, out *barSafeWriter, logger hclog.Logger) {
+func watchBootstrap(ctx context.Context, d *daemon.Daemon, out *barSafeWriter, logger hclog.Logger) {
 	terminal := progress.IsTerminal(out.w)
 	var (
 		r        *progress.Reporter

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
@@ -35,7 +35,7 @@ type siteStatus struct {
 	Guard      *applier.GuardState `json:"delete_guard,omitempty"`
 	Resync     string              `json:"resync,omitempty"`
 	// AntiEntropy is the standby daemon's last comparison with the active site.
-	AntiEntropy *failover.AntiEntropyStatus `json:"anti_entropy,omitempty"`
+	AntiEntropy *daemon.AntiEntropyStatus `json:"anti_entropy,omitempty"`
 	// Stages is the site's last stage report (its source's or its applier's),
 	// when it is current and from the component the site's role runs.
 	Stages *replicator.StageReport `json:"stages,omitempty"`
@@ -135,7 +135,7 @@ func readSite(ctx context.Context, cfg *configs.Config, name string, z configs.Z
 		if g, ok, err := applier.ReadGuard(ctx, conn); err == nil && ok && g.State == applier.GuardPaused {
 			st.Guard = &g
 		}
-		if ae, ok, err := failover.ReadAntiEntropy(ctx, conn); err == nil && ok {
+		if ae, ok, err := daemon.ReadAntiEntropy(ctx, conn); err == nil && ok {
 			st.AntiEntropy = &ae
 		}
 		if r, ok, err := replicator.ReadStageReport(ctx, conn); err == nil && ok && stagesFit(r, st.Role, time.Now()) {
@@ -248,7 +248,7 @@ func guardCell(g *applier.GuardState) string {
 
 // antiEntropyLines describes the last anti-entropy pass: when, how much it
 // compared, what it found, and a failure newer than it.
-func antiEntropyLines(ae *failover.AntiEntropyStatus, now time.Time) []string {
+func antiEntropyLines(ae *daemon.AntiEntropyStatus, now time.Time) []string {
 	if ae == nil {
 		return nil
 	}

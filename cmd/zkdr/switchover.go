@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/zkdr/zkdr/failover"
+	"github.com/zkdr/zkdr/failover/daemon"
 )
 
 func init() {
@@ -23,7 +24,7 @@ func runSwitchover(ctx context.Context, args []string) error {
 	dp := newDrainProgress(os.Stderr)
 	opts := failover.DefaultSwitchoverOptions()
 	opts.DryRun, opts.Logger, opts.Progress = *dryRun, logger, dp.update
-	rep, err := failover.Switchover(ctx, cfg, opts)
+	rep, err := failover.Switchover(ctx, daemon.SwitchoverConfig(cfg), opts)
 	dp.finish()
 	if rep != nil {
 		a.print(rep, true, func(w io.Writer) { printSwitchoverReport(w, rep) })

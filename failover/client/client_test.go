@@ -31,8 +31,11 @@ type pair struct {
 }
 
 func startPair(t *testing.T) *pair {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
 	t.Helper()
-	p := &pair{east: startZK(t), west: startZK(t)}
+	p := &pair{east: zktest.StartSite(t), west: zktest.StartSite(t)}
 	p.eastConn, p.westConn = zktest.Dial(t, p.east.Servers()), zktest.Dial(t, p.west.Servers())
 	p.sites = []Site{{Name: "east", Servers: p.east.Servers()}, {Name: "west", Servers: p.west.Servers()}}
 	ctx := context.Background()

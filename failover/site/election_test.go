@@ -11,7 +11,10 @@ import (
 // One daemon of a site leads; when its session ends, the next one takes over,
 // and the old leader learns it lost.
 func TestElectionHandsOverOnLeaderLoss(t *testing.T) {
-	c := startZK(t)
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
+	c := zktest.StartSite(t)
 	a, b := zktest.Dial(t, c.Servers()), zktest.Dial(t, c.Servers())
 	never := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

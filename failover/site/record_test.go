@@ -59,8 +59,11 @@ func TestActiveSite(t *testing.T) {
 }
 
 func TestRecordCreateCASAndEpochRegression(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
 	ctx := context.Background()
-	east := startZK(t)
+	east := zktest.StartSite(t)
 	conn := zktest.Dial(t, east.Servers())
 
 	if _, _, err := ReadRecord(ctx, conn); !errors.Is(err, ErrNoRecord) {
@@ -136,8 +139,11 @@ func TestRecordCreateCASAndEpochRegression(t *testing.T) {
 }
 
 func TestInitialRoleAppliesOnlyWithoutRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
 	ctx := context.Background()
-	west := startZK(t)
+	west := zktest.StartSite(t)
 	conn := zktest.Dial(t, west.Servers())
 
 	rec, _, err := EnsureRecord(ctx, conn, "west", RoleStandby)
@@ -169,9 +175,12 @@ func TestInitialRoleAppliesOnlyWithoutRecord(t *testing.T) {
 }
 
 func TestWatchRecordReportsChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	east := startZK(t)
+	east := zktest.StartSite(t)
 	conn := zktest.Dial(t, east.Servers())
 	watcher := zktest.Dial(t, east.Servers())
 
@@ -230,7 +239,10 @@ func (c cancelingConn) Set(path string, data []byte, version int32) (*zk.Stat, e
 // (standby) is seen by the daemon's record watch, which cancels the rejoin,
 // must still learn that its write landed.
 func TestWriteRecordReportsAWriteThatLandedAsCtxEnded(t *testing.T) {
-	conn := zktest.Dial(t, startZK(t).Servers())
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
+	conn := zktest.Dial(t, zktest.StartSite(t).Servers())
 	rec, v, err := EnsureRecord(context.Background(), conn, "east", RoleActive)
 	if err != nil {
 		t.Fatal(err)

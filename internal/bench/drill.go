@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/failover/client"
+	sitedaemon "github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/replicator/applier"
 )
 
@@ -268,7 +269,7 @@ func (r *Runner) switchovers(ctx context.Context, p *zkdrPair, w *drillWriter) (
 		opts := failover.DefaultSwitchoverOptions()
 		opts.Logger = p.log.Named("switchover")
 		start := time.Now()
-		rep, err := failover.Switchover(ctx, p.cfg[active], opts)
+		rep, err := failover.Switchover(ctx, sitedaemon.SwitchoverConfig(p.cfg[active]), opts)
 		d := Drill{From: active, To: standby, StandbyReady: ready}
 		if rep != nil {
 			d.Reported, d.Took, d.Verified = time.Duration(rep.WriteUnavailable), time.Duration(rep.Took), rep.Verified
@@ -347,7 +348,7 @@ func (r *Runner) promoteAfterLoss(ctx context.Context, p *zkdrPair, w *drillWrit
 	opts := failover.DefaultPromoteOptions()
 	opts.Logger = p.log.Named("promote")
 	start := time.Now()
-	rep, err := failover.Promote(ctx, p.cfg[survivor], opts)
+	rep, err := failover.Promote(ctx, sitedaemon.PromoteConfig(p.cfg[survivor]), opts)
 	if err != nil {
 		return nil, fmt.Errorf("promote %s: %w", survivor, err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
-	"github.com/zkdr/zkdr/failover"
+	sitedaemon "github.com/zkdr/zkdr/failover/daemon"
 	"github.com/zkdr/zkdr/internal/natsserver"
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkserver"
@@ -138,7 +138,7 @@ func (p *zkdrPair) nats(site string) *natsserver.Server {
 
 // daemon is one site's zkdr daemon running in this process.
 type daemon struct {
-	d      *failover.Daemon
+	d      *sitedaemon.Daemon
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -146,7 +146,7 @@ type daemon struct {
 
 // start runs site's daemon until stop.
 func (p *zkdrPair) start(site string) error {
-	d, err := failover.NewDaemon(p.cfg[site], p.log.Named(site))
+	d, err := sitedaemon.NewDaemon(p.cfg[site], p.log.Named(site))
 	if err != nil {
 		return err
 	}
@@ -191,11 +191,11 @@ func (p *zkdrPair) failed() error {
 	return nil
 }
 
-func (p *zkdrPair) status(site string) failover.DaemonStatus {
+func (p *zkdrPair) status(site string) sitedaemon.DaemonStatus {
 	if dm := p.daemons[site]; dm != nil {
 		return dm.d.Status()
 	}
-	return failover.DaemonStatus{}
+	return sitedaemon.DaemonStatus{}
 }
 
 // checkpoint reads the standby's applier checkpoint; zero before the first.

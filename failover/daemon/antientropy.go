@@ -1,4 +1,4 @@
-package failover
+package daemon
 
 import (
 	"context"
@@ -395,11 +395,10 @@ func (d *Daemon) newAntiEntropy(watermark func() int64) (*AntiEntropy, error) {
 	if c.Interval <= 0 {
 		return nil, nil
 	}
-	pz := d.cfg.Peer.ZooKeeper
 	cfg := DefaultAntiEntropyConfig()
 	cfg.Site, cfg.Peer = d.cfg.Site, d.cfg.Peer.Name
 	cfg.Interval, cfg.ReadsPerSecond = c.Interval, c.ReadsPerSecond
-	cfg.Active = zkconn.Config{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	cfg.Active = zkConfigOf(d.cfg.Peer.ZooKeeper)
 	cfg.Standby = d.zkConfig()
 	cfg.Scope, cfg.Mapping = scopeOf(d.cfg), mappingOf(d.cfg)
 	cfg.Watermark = watermark

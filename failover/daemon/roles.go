@@ -1,4 +1,4 @@
-package failover
+package daemon
 
 import (
 	"context"
@@ -172,8 +172,7 @@ func (d *Daemon) waitSkipped(ctx context.Context, seq uint64) error {
 // snapshot through the peer's ensemble, retrying with backoff while the peer is
 // unreachable. The applier calls it after a retention gap.
 func (d *Daemon) requestPeerSnapshot(ctx context.Context, reason string) error {
-	pz := d.cfg.Peer.ZooKeeper
-	zc := zkconn.Config{Servers: pz.Servers, SessionTimeout: pz.SessionTimeout, Auth: pz.Auth.Reveal()}
+	zc := zkConfigOf(d.cfg.Peer.ZooKeeper)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = time.Second
 	b.MaxInterval = 30 * time.Second

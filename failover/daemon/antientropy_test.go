@@ -1,4 +1,4 @@
-package failover
+package daemon
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkdr/zkdr/internal/zkconn"
 	"github.com/zkdr/zkdr/internal/zkpath"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/replicator/applier"
 )
 
@@ -43,9 +44,12 @@ type aeSites struct {
 }
 
 func startAESites(t *testing.T) *aeSites {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
 	t.Helper()
-	a, s := startZK(t), startZK(t)
-	act, stb := dialZK(t, a), dialZK(t, s)
+	a, s := zktest.StartSite(t), zktest.StartSite(t)
+	act, stb := zktest.Dial(t, a.Servers()), zktest.Dial(t, s.Servers())
 	for _, c := range []*zk.Conn{act, stb} {
 		for _, p := range []string{"/zkdr", "/zkdr/heartbeat", zkpath.Checkpoint} {
 			if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
@@ -58,7 +62,7 @@ func startAESites(t *testing.T) *aeSites {
 	cfg.Interval, cfg.ReadsPerSecond, cfg.WaitTimeout = time.Hour, 1000, 30*time.Second
 	cfg.Active = zkconn.Config{Servers: a.Servers(), SessionTimeout: 10 * time.Second}
 	cfg.Standby = zkconn.Config{Servers: s.Servers(), SessionTimeout: 10 * time.Second}
-	cfg.Logger = testLogger(t, "anti-entropy")
+	cfg.Logger = zktest.Logger(t, "anti-entropy")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -1,4 +1,4 @@
-package failover
+package daemon
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zkdr/zkdr/configs"
+	"github.com/zkdr/zkdr/failover"
 	"github.com/zkdr/zkdr/failover/client"
 	"github.com/zkdr/zkdr/failover/site"
 	"github.com/zkdr/zkdr/internal/zkconn"
@@ -40,7 +41,7 @@ type Daemon struct {
 	lastErr       error
 	errGen        uint64 // counts setErr calls, so a stale clear leaves a newer error alone
 	divergenceDir string
-	lastRejoin    *RejoinResult
+	lastRejoin    *failover.RejoinResult
 	leading       bool
 	// onGuard runs the guard hooks; set before any runner starts.
 	onGuard func(applier.GuardState)
@@ -55,7 +56,7 @@ type DaemonStatus struct {
 	Applier *applier.Stats // while standby
 	LastErr string
 	// LastRejoin is the last rejoin this daemon ran, with its divergence report.
-	LastRejoin *RejoinResult
+	LastRejoin *failover.RejoinResult
 	// Leading is true while this daemon leads its site (always, without ha.election).
 	Leading bool
 }
@@ -95,17 +96,12 @@ func (d *Daemon) Status() DaemonStatus {
 }
 
 func (d *Daemon) zkConfig() zkconn.Config {
-	z := d.cfg.ZooKeeper
-	return zkconn.Config{Servers: z.Servers, SessionTimeout: z.SessionTimeout, Auth: z.Auth.Reveal()}
+	return zkConfigOf(d.cfg.ZooKeeper)
 }
 
 // DivergenceDirEnv names the environment variable that sets where rejoin writes
 // divergence reports when SetDivergenceDir was not called.
 const DivergenceDirEnv = "ZKDR_DIVERGENCE_DIR"
-
-// DefaultDivergenceDir is where divergence reports go when nothing else is set:
-// a directory under the daemon's working directory.
-const DefaultDivergenceDir = "zkdr-divergence"
 
 // SetDivergenceDir sets the directory rejoin writes divergence reports to. Call
 // it before Run.
@@ -124,7 +120,7 @@ func (d *Daemon) reportDir() string {
 	case os.Getenv(DivergenceDirEnv) != "":
 		return os.Getenv(DivergenceDirEnv)
 	default:
-		return DefaultDivergenceDir
+		return failover.DefaultDivergenceDir
 	}
 }
 
@@ -499,15 +495,12 @@ func (d *Daemon) runRejoin(ctx context.Context, conn *zk.Conn) error {
 	b.MaxInterval = 30 * time.Second
 	b.MaxElapsedTime = 0
 	op := func() error {
-		peer, err := zkconn.Dial(ctx, zkconn.Config{
-			Servers: d.cfg.Peer.ZooKeeper.Servers, SessionTimeout: d.cfg.Peer.ZooKeeper.SessionTimeout,
-			Auth: d.cfg.Peer.ZooKeeper.Auth.Reveal(),
-		}, d.log.Named("peer-zk"))
+		peer, err := zkconn.Dial(ctx, zkConfigOf(d.cfg.Peer.ZooKeeper), d.log.Named("peer-zk"))
 		if err != nil {
 			return err
 		}
 		defer peer.Close()
-		res, err := Rejoin(ctx, conn, peer, RejoinOptions{
+		res, err := failover.Rejoin(ctx, conn, peer, failover.RejoinOptions{
 			Site: d.cfg.Site, Peer: d.cfg.Peer.Name, Dir: d.reportDir(), Scope: scopeOf(d.cfg),
 			Logger: d.log,
 		})

@@ -1,4 +1,4 @@
-package failover
+package daemon
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zkdr/zkdr/failover/site"
+	"github.com/zkdr/zkdr/internal/eventually"
 	"github.com/zkdr/zkdr/journal"
 	"github.com/zkdr/zkdr/replicator"
 	"github.com/zkdr/zkdr/replicator/applier"
@@ -72,7 +73,7 @@ func TestPermanentStopIsNotRetried(t *testing.T) {
 				cancel()
 				return
 			}
-			waitFor(t, 30*time.Second, "a retry", func() bool { return runs.Load() >= 2 })
+			eventually.True(t, 30*time.Second, "a retry", func() bool { return runs.Load() >= 2 })
 			if d.mu.Lock(); d.lastErr == nil {
 				t.Error("the runner's error is not reported")
 			}
@@ -103,6 +104,6 @@ func TestRunnerErrorClearsOnlyItself(t *testing.T) {
 		t.Fatalf("a stale clear removed the newer error: %v", d.lastErr)
 	}
 	tm := d.clearErrAfter(time.Millisecond)
-	waitFor(t, 30*time.Second, "the timer to clear the error", func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.lastErr == nil })
+	eventually.True(t, 30*time.Second, "the timer to clear the error", func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.lastErr == nil })
 	tm.Stop()
 }

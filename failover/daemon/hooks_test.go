@@ -1,4 +1,4 @@
-package failover
+package daemon
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zkdr/zkdr/failover/site"
+	"github.com/zkdr/zkdr/internal/zktest"
 	"github.com/zkdr/zkdr/replicator/applier"
 )
 
@@ -20,7 +21,7 @@ func TestHooksGetTheirEnvironment(t *testing.T) {
 	cfg := DefaultHooksConfig()
 	cfg.Commands = [][]string{{"/bin/sh", "-c", `printf '%s|%s|%s|%s' "$ZKDR_SITE" "$ZKDR_ROLE" "$ZKDR_EPOCH" "$ZKDR_CONNECT" > "$OUT"; echo hello from the hook`}}
 	cfg.ConnectFile = connectFile
-	cfg.Logger = testLogger(t, "hooks")
+	cfg.Logger = zktest.Logger(t, "hooks")
 	t.Setenv("OUT", out)
 	h, err := NewHooks(cfg)
 	if err != nil {
@@ -65,7 +66,7 @@ func TestHookFailuresAreReported(t *testing.T) {
 	marker := filepath.Join(dir, "ran")
 	cfg := DefaultHooksConfig()
 	cfg.Timeout = 500 * time.Millisecond
-	cfg.Logger = testLogger(t, "hooks")
+	cfg.Logger = zktest.Logger(t, "hooks")
 	cfg.Commands = [][]string{
 		{"/bin/sh", "-c", "echo broken >&2; exit 3"},
 		// A shell whose child keeps the output pipe open: the whole group dies.
@@ -127,7 +128,7 @@ func TestGuardHooksGetTheirEnvironment(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "env")
 	cfg := DefaultHooksConfig()
 	cfg.Commands = [][]string{{"/bin/sh", "-c", `printf '%s|%s|%s|%s|%s|%s|%s' "$ZKDR_SITE" "$ZKDR_GUARD" "$ZKDR_GUARD_FIRST_SEQ" "$ZKDR_GUARD_DELETES" "$ZKDR_GUARD_SHRINK" "$ZKDR_GUARD_PEAK" "$ZKDR_GUARD_SINCE" > "$OUT"`}}
-	cfg.Logger = testLogger(t, "hooks")
+	cfg.Logger = zktest.Logger(t, "hooks")
 	t.Setenv("OUT", out)
 	h, err := NewHooks(cfg)
 	if err != nil {
