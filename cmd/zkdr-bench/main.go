@@ -17,7 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/zkdr/zkdr/internal/bench"
+	"github.com/zkdr/zkdr/cmd/zkdr-bench/bench"
 )
 
 func main() {
