@@ -24,7 +24,7 @@ type ClientConfig struct {
 	MonitorAuth string
 	Logger      hclog.Logger
 	// Options are more go-zookeeper options (zk.WithLogger, zk.WithEventCallback,
-	// ...), applied after failover's own. Do not replace the host provider or
+	// ...), applied after the client's own. Do not replace the host provider or
 	// the dialer.
 	Options []func(*zk.Conn)
 }

@@ -8,12 +8,12 @@ const (
 	// ZooKeeper is ZooKeeper's own subtree (quotas, config), never replicated.
 	ZooKeeper = "/zookeeper"
 
-	// SiteRecord holds the site's record: name, role, epoch (failover).
+	// SiteRecord holds the site's record: name, role, epoch (failover/site).
 	SiteRecord = "/zkdr/site"
 	// Election holds the candidates of the daemons of one site; the lowest
-	// sequence leads (failover).
+	// sequence leads (failover/site).
 	Election = "/zkdr/election"
-	// AntiEntropy holds the standby's last anti-entropy report (failover).
+	// AntiEntropy holds the standby's last anti-entropy report (failover/daemon).
 	AntiEntropy = "/zkdr/anti-entropy"
 
 	// Heartbeat is written by the source on the active ensemble every
