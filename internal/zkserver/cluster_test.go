@@ -51,7 +51,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-
 func connect(t *testing.T, servers []string) *zk.Conn {
 	t.Helper()
 	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))

@@ -70,4 +70,3 @@ func describeMachine(ctx context.Context, zkAddr string) Machine {
 	}
 	return m
 }
-
