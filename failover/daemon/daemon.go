@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -666,10 +665,12 @@ func (d *Daemon) keepRunning(ctx context.Context, role site.Role, run func(conte
 	if ctx.Err() != nil {
 		return nil
 	}
-	var perm *backoff.PermanentError
-	if errors.As(err, &perm) {
+	if replicator.IsPermanent(err) {
 		// A permanent error needs an operator (skip, guard release, promotion):
-		// keep the daemon up for status and wait for the record to change.
+		// the daemon stays up for status, /healthz and /metrics, which report
+		// the error, until the record changes (which ends ctx). Ending the
+		// process instead would have its supervisor start it, and the runner,
+		// again.
 		<-ctx.Done()
 		return nil
 	}

@@ -57,20 +57,27 @@ func TestPermanentStopIsNotRetried(t *testing.T) {
 				done <- d.keepRunning(ctx, site.RoleActive, func(ctx context.Context) error { runs.Add(1); return tc.run(ctx) })
 			}()
 			if tc.permanent {
-				// The runner is not started again: keepRunning gives the
-				// permanent error back to the daemon at once.
-				select {
-				case err := <-done:
-					if !replicator.IsPermanent(err) {
-						t.Errorf("keepRunning returned %v, want the permanent stop", err)
-					}
-				case <-time.After(30 * time.Second):
-					t.Fatal("keepRunning still runs after a permanent stop")
-				}
+				// The runner is not started again, and the daemon stays up
+				// with the error reported until its context ends.
+				eventually.True(t, 30*time.Second, "the permanent stop reported", func() bool {
+					d.mu.Lock()
+					defer d.mu.Unlock()
+					return replicator.IsPermanent(d.lastErr)
+				})
+				// Five times the first retry's wait: a retry would have come.
+				time.Sleep(time.Second)
 				if n := runs.Load(); n != 1 {
 					t.Errorf("runner ran %d times, want once", n)
 				}
+				select {
+				case err := <-done:
+					t.Fatalf("keepRunning returned %v before its context ended", err)
+				default:
+				}
 				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("keepRunning returned %v after ctx ended, want nil", err)
+				}
 				return
 			}
 			eventually.True(t, 30*time.Second, "a retry", func() bool { return runs.Load() >= 2 })
