@@ -184,6 +184,7 @@ func TestDeployMetricsExist(t *testing.T) {
 				Modified  *bool  `json:"modified"`
 				GoVersion string `json:"go_version"`
 			} `json:"build"`
+			ApplierStart string `json:"applier_start"`
 		}
 		body := httpGet(t, "http://"+addr[s]+"/healthz", 200)
 		if err := json.Unmarshal([]byte(body), &health); err != nil {
@@ -192,6 +193,11 @@ func TestDeployMetricsExist(t *testing.T) {
 		if health.Site != s || health.Role == "" || health.Epoch == nil || health.Build == nil ||
 			health.Build.Version == "" || health.Build.GoVersion != runtime.Version() || health.Build.Modified == nil {
 			t.Errorf("%s /healthz: %s", s, body)
+		}
+		// The standby's applier says how it came to know the standby; the
+		// active site has none.
+		if standby := s == "west"; standby != (health.ApplierStart == "warm" || strings.HasPrefix(health.ApplierStart, "cold: ")) {
+			t.Errorf("%s /healthz applier_start %q", s, health.ApplierStart)
 		}
 	}
 	for _, args := range [][]string{{"version"}, {"--version"}} {

@@ -191,10 +191,15 @@ func (d *Daemon) ServeMetrics(ctx context.Context, listen string) error {
 		if st.LastErr != "" || st.Role == "" || resyncing {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
+		body := map[string]any{
 			"site": st.Site, "role": st.Role, "epoch": st.Epoch, "error": st.LastErr, "resyncing": resyncing,
 			"build": build,
-		})
+		}
+		if st.Applier != nil && st.Applier.Start != "" {
+			// How the applier came to know the standby: "warm" or "cold: why".
+			body["applier_start"] = st.Applier.Start
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
