@@ -11,8 +11,9 @@
 // snapshot (resync.go).
 //
 // The applier keeps an index of the standby's replicated nodes (walked at
-// start) so every batch is a Multi of
-// exact ops that ends with a check of the applier's fencing token (the version
+// start, or read from the file a clean stop saved when ZooKeeper's tree digest
+// shows nobody else wrote the standby since: warm.go) so every batch is a
+// Multi of exact ops that ends with a check of the applier's fencing token (the version
 // of /zkdr/owner, set once by each applier run at start) and a version-checked
 // write of /zkdr/applied: a change and the checkpoint that covers it commit
 // together, and once a second applier has claimed the standby every Multi of
