@@ -54,6 +54,10 @@ type run struct {
 	// operator released, deleted by the next Multi.
 	judgedThrough uint64
 	released      *int32
+	// stepping is set while a message is applied in steps outside one
+	// Multi (applyDirect, applyOpByOp), and stays set if that failed: the
+	// standby may then hold part of the message that the tree does not.
+	stepping bool
 }
 
 func (a *Applier) runOnce(ctx context.Context) error {

@@ -47,6 +47,9 @@ type standbyTree struct {
 	// undo holds the inverse of every change since mark, so a planned message
 	// that does not fit the batch can be taken back.
 	undo []func()
+	// partial is set while load walks the standby, and stays set if the walk
+	// failed: the tree is then not the standby's.
+	partial bool
 }
 
 // mark starts recording changes; rollback undoes them back to the mark.
@@ -244,6 +247,7 @@ func (t *standbyTree) load(ctx context.Context, rp *zkconn.ReadPool, concurrency
 		return err
 	}
 	conn := rp.At(0)
+	t.partial = true
 	t.nodes = map[string]*tnode{}
 	t.count, t.durable = 0, 0
 	t.undo = nil
@@ -323,6 +327,7 @@ func (t *standbyTree) load(ctx context.Context, rp *zkconn.ReadPool, concurrency
 		level = next
 	}
 	t.undo = nil
+	t.partial = false
 	return nil
 }
 

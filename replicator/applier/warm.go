@@ -138,6 +138,13 @@ func (r *run) saveIndex() error {
 	if _, err := r.reapAll(ctx); err != nil {
 		return fmt.Errorf("wait for the batches in flight: %w", err)
 	}
+	switch {
+	case r.tree.partial:
+		return errors.New("the stop came while the standby was being read")
+	case r.stepping:
+		return errors.New("the stop came while a message was applied in steps")
+	}
+	// What is left in the undo log was planned and not sent.
 	r.tree.rollback(0)
 	d, err := zkconn.TreeDigest(ctx, r.conn)
 	if err != nil {
