@@ -40,6 +40,11 @@ type Digest struct {
 // refuses them, or keeps no digest, gives an error wrapping
 // ErrDigestUnavailable.
 func TreeDigest(ctx context.Context, conn *zk.Conn) (Digest, error) {
+	// A follower may lag the leader: sync first, so the server's zxid read
+	// next is at least that of every write committed before the call.
+	if _, err := conn.Sync("/"); err != nil {
+		return Digest{}, fmt.Errorf("sync before the digest: %w", err)
+	}
 	addr := conn.Server()
 	if addr == "" {
 		return Digest{}, fmt.Errorf("%w: not connected", ErrDigestUnavailable)
