@@ -30,9 +30,8 @@ type Stats struct {
 	Replicated    int       // replicated nodes on the standby
 	// Start says how the last pass came to know the standby: "warm" (the
 	// index saved at the last clean stop) or "cold: " and why it walked the
-	// standby; IndexTook is how long that took.
+	// standby.
 	Start       string
-	IndexTook   time.Duration
 	Guard       *GuardState
 	GuardPauses uint64 // times the delete guard paused this process
 	// Resync is set while the standby resyncs after a retention gap; State

@@ -137,7 +137,6 @@ func (r *run) payPads(ops []any) error {
 // their node become updates, deletes of missing nodes do nothing, a partly
 // deleted subtree is deleted the rest of the way.
 func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
-	r.stepping = true
 	var tail []any // ops waiting for the next Multi
 	flush := func(final bool) ([]zk.MultiResponse, error) {
 		limit := r.a.cfg.MaxBatchOps - reserveOps
@@ -180,7 +179,6 @@ func (r *run) applyDirect(ctx context.Context, mp *msgPlan) error {
 	r.committed = mp.cp
 	r.committed.Version = resp[len(resp)-1].Stat.Version
 	r.afterCommit([]*msgPlan{mp})
-	r.stepping = false
 	return nil
 }
 

@@ -17,7 +17,6 @@ import (
 // message again, which converges for the same reason as applyDirect.
 func (r *run) applyOpByOp(ctx context.Context, mp *msgPlan) error {
 	r.a.log.Warn("applying a message op by op after repeated refusals", "journal-seq", mp.seq)
-	r.stepping = true
 	for _, s := range mp.steps {
 		if s.direct != nil {
 			if err := s.direct(ctx, r.conn); err != nil {
@@ -52,7 +51,6 @@ func (r *run) applyOpByOp(ctx context.Context, mp *msgPlan) error {
 		return err
 	}
 	r.afterCommit([]*msgPlan{mp})
-	r.stepping = false
 	return nil
 }
 

@@ -54,9 +54,10 @@ type run struct {
 	// operator released, deleted by the next Multi.
 	judgedThrough uint64
 	released      *int32
-	// stepping is set while a message is applied in steps outside one
-	// Multi (applyDirect, applyOpByOp), and stays set if that failed: the
-	// standby may then hold part of the message that the tree does not.
+	// stepping is set by applySome while a message is applied in steps
+	// outside one Multi (applyDirect, applyOpByOp), and stays set if that
+	// failed: the standby may then hold part of the message that the tree
+	// does not.
 	stepping bool
 }
 
@@ -108,7 +109,7 @@ func (a *Applier) runOnce(ctx context.Context) error {
 	}
 	took := time.Since(start)
 	a.mu.Lock()
-	a.stats.Start, a.stats.IndexTook = how, took
+	a.stats.Start = how
 	a.mu.Unlock()
 	a.log.Info("indexed the standby", "start", how, "replicated-nodes", tree.count, "took", took.Round(time.Millisecond),
 		"journal-seq", cp.Seq, "epoch", cp.Epoch)

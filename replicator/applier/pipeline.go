@@ -161,6 +161,7 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 		if back, err := r.reapAll(ctx); err != nil {
 			return append(back, pending[from:]...), err
 		}
+		r.stepping = true
 		if r.failures >= 2 {
 			err = r.applyOpByOp(ctx, mp)
 		} else {
@@ -169,6 +170,7 @@ func (r *run) applySome(ctx context.Context, pending []journal.Message) ([]journ
 		if err != nil {
 			return pending[from:], err
 		}
+		r.stepping = false
 		i++
 		from = i
 	}

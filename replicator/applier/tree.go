@@ -87,7 +87,7 @@ func (t *standbyTree) setACL(n *tnode, sum uint64) {
 }
 
 func newStandbyTree(m zkpath.Mapper) *standbyTree {
-	return &standbyTree{nodes: map[string]*tnode{}, m: m}
+	return &standbyTree{nodes: map[string]*tnode{}, m: m, rootParent: slices.Contains(m.Roots(), "/")}
 }
 
 func (t *standbyTree) get(p string) *tnode { return t.nodes[p] }
@@ -252,7 +252,6 @@ func (t *standbyTree) load(ctx context.Context, rp *zkconn.ReadPool, concurrency
 	t.count, t.durable = 0, 0
 	t.undo = nil
 	roots := t.m.Roots()
-	t.rootParent = slices.Contains(roots, "/")
 	var level []string
 	seen := map[string]bool{}
 	for _, r := range roots {

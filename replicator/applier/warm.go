@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -48,7 +49,6 @@ type savedIndex struct {
 	Seq     uint64
 	Version int32
 	Digest  zkconn.Digest
-	Saved   time.Time
 	// Nodes holds the index sorted by path, so every parent comes before its
 	// children.
 	Nodes []savedNode
@@ -118,7 +118,6 @@ func (a *Applier) warmTree(saved *savedIndex, cp Checkpoint) (*standbyTree, stri
 			cp.Seq, cp.Version, saved.Seq, saved.Version)
 	}
 	t := newStandbyTree(a.m)
-	t.rootParent = slices.Contains(a.m.Roots(), "/")
 	for _, n := range saved.Nodes {
 		if n.Path != "/" && t.nodes[zkpath.Parent(n.Path)] == nil {
 			return nil, fmt.Sprintf("saved index holds %s without its parent", n.Path)
@@ -160,20 +159,12 @@ func (r *run) saveIndex() error {
 		return fmt.Errorf("the checkpoint moved under this applier (version %d, committed %d)", cp.Version, r.committed.Version)
 	}
 	saved := savedIndex{Format: indexFormat, Stream: r.a.cfg.Stream, Scope: r.a.scopeFingerprint(),
-		Seq: cp.Seq, Version: cp.Version, Digest: d, Saved: time.Now().UTC()}
+		Seq: cp.Seq, Version: cp.Version, Digest: d}
 	saved.Nodes = make([]savedNode, 0, len(r.tree.nodes))
 	for p, n := range r.tree.nodes {
 		saved.Nodes = append(saved.Nodes, savedNode{Path: p, Mode: n.mode, Counter: n.counter, ACL: n.aclSum})
 	}
-	slices.SortFunc(saved.Nodes, func(a, b savedNode) int {
-		switch {
-		case a.Path < b.Path:
-			return -1
-		case a.Path > b.Path:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(saved.Nodes, func(a, b savedNode) int { return strings.Compare(a.Path, b.Path) })
 	return writeIndexFile(r.a.cfg.IndexFile, &saved)
 }
 
